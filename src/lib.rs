@@ -1,0 +1,12 @@
+//! Real-time events from raw TCP on tokio: WebSockets (RFC 6455) and
+//! Server-Sent Events (WHATWG HTML), written by hand as a teaching crate.
+//!
+//! Every protocol lives in its own module as a sans-IO core (bytes in,
+//! events or a typed error out; messages in, bytes out) with a thin tokio
+//! shell on top, so tests, fuzzers and benchmarks can drive the core
+//! directly.
+
+pub mod http;
+pub mod server;
+pub mod sse;
+pub mod ws;
