@@ -6,6 +6,7 @@
 //! shell on top, so tests, fuzzers and benchmarks can drive the core
 //! directly.
 
+pub mod app;
 pub mod http;
 pub mod server;
 pub mod sse;

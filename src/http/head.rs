@@ -1,0 +1,289 @@
+//! The part shared by request and response heads: finding line ends
+//! without rescanning, enforcing the size limits as bytes arrive, and
+//! validating field lines.
+
+use super::{BodyFraming, Limits, ParseError, Version};
+
+/// The outcome of feeding bytes to an incremental parser: a finished value,
+/// or "not enough bytes yet". Errors travel separately, in `Result`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A complete value.
+    Complete(T),
+    /// The input ends before the value does: read more and call again.
+    Partial,
+}
+
+/// A byte range inside the buffer a head was parsed from. Heads store
+/// ranges rather than slices so that a parsed head can outlive the borrow
+/// of the read buffer (the server keeps the head's bytes as `Bytes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// The bytes this span covers in `buf` (empty if `buf` is too short,
+    /// which only happens when a caller mixes up buffers).
+    pub fn slice(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start..self.end).unwrap_or_default()
+    }
+
+    fn within(start: usize, offset: usize, len: usize) -> Span {
+        Span {
+            start: start + offset,
+            end: start + offset + len,
+        }
+    }
+}
+
+/// Where everything in a parsed head is: the start line's three parts, the
+/// version, the header fields, the body framing, and the head's length.
+/// Read it through a view ([`RequestHead`](super::RequestHead) or
+/// [`ResponseView`](super::ResponseView)) over the same bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadIndex {
+    pub(crate) len: usize,
+    pub(crate) parts: [Span; 3],
+    pub(crate) version: Option<Version>,
+    pub(crate) code: u16,
+    pub(crate) headers: Vec<(Span, Span)>,
+    pub(crate) framing: BodyFraming,
+}
+
+impl HeadIndex {
+    /// How many bytes the head took, final empty line included: the body
+    /// (or the next pipelined request) starts here.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True only for the empty index of a parser that has not finished.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How the body that follows this head is delimited.
+    pub fn framing(&self) -> BodyFraming {
+        self.framing
+    }
+}
+
+/// What a request or a response parser does with its own first line.
+pub(crate) trait StartLine {
+    /// Parses the start line (without its CRLF), found at `offset`.
+    fn parse(
+        line: &[u8],
+        offset: usize,
+        limits: &Limits,
+        index: &mut HeadIndex,
+    ) -> Result<(), ParseError>;
+    /// Called when the start line is still incomplete, to refuse an
+    /// endless one early with the right status.
+    fn check_partial(line: &[u8], limits: &Limits) -> Result<(), ParseError>;
+    /// Semantic checks once every field has arrived.
+    fn finish(buf: &[u8], index: &mut HeadIndex, limits: &Limits) -> Result<(), ParseError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the start line: RFC 9112 §2.2 asks servers to skip empty lines here.
+    Leading,
+    Fields,
+}
+
+/// The incremental engine under both parsers. It remembers how far it has
+/// looked (`pos`) and where the current line began, so feeding a head one
+/// byte at a time costs one pass over it, not one pass per byte.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadScanner {
+    limits: Limits,
+    stage: Stage,
+    pos: usize,
+    line_start: usize,
+    index: HeadIndex,
+}
+
+impl HeadScanner {
+    pub(crate) fn new(limits: Limits) -> Self {
+        HeadScanner {
+            limits,
+            stage: Stage::Leading,
+            pos: 0,
+            line_start: 0,
+            index: HeadIndex::default(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    // ANCHOR: scan
+    /// Feeds the buffer so far. `buf` must start where the head starts and
+    /// must hold the same bytes as at the previous call, plus any new ones.
+    pub(crate) fn parse<K: StartLine>(
+        &mut self,
+        buf: &[u8],
+    ) -> Result<Status<HeadIndex>, ParseError> {
+        loop {
+            // Look for the next LF only in bytes we have not seen yet.
+            let unseen = buf.get(self.pos..).unwrap_or_default();
+            let Some(found) = unseen.iter().position(|&b| b == b'\n') else {
+                self.pos = buf.len();
+                return self.check_partial::<K>(buf).map(|()| Status::Partial);
+            };
+            let lf = self.pos + found;
+            self.pos = lf + 1;
+            if self.pos > self.limits.max_head_bytes {
+                return Err(ParseError::HeadTooLarge);
+            }
+            // A line must end in CRLF: a bare LF is refused (see module docs).
+            if lf == self.line_start || buf[lf - 1] != b'\r' {
+                return Err(ParseError::BareLineEnd);
+            }
+            let line = &buf[self.line_start..lf - 1];
+            let offset = self.line_start;
+            self.line_start = self.pos;
+            match (self.stage, line.is_empty()) {
+                (Stage::Leading, true) => {}
+                (Stage::Leading, false) => {
+                    K::parse(line, offset, &self.limits, &mut self.index)?;
+                    self.stage = Stage::Fields;
+                }
+                (Stage::Fields, false) => self.field_line(line, offset)?,
+                (Stage::Fields, true) => return self.finish::<K>(buf).map(Status::Complete),
+            }
+        }
+    }
+    // ANCHOR_END: scan
+
+    fn check_partial<K: StartLine>(&self, buf: &[u8]) -> Result<(), ParseError> {
+        if self.stage == Stage::Leading {
+            K::check_partial(&buf[self.line_start..], &self.limits)?;
+        }
+        if buf.len() > self.limits.max_head_bytes {
+            return Err(ParseError::HeadTooLarge);
+        }
+        Ok(())
+    }
+
+    fn finish<K: StartLine>(&mut self, buf: &[u8]) -> Result<HeadIndex, ParseError> {
+        let mut index = std::mem::take(&mut self.index);
+        index.len = self.pos;
+        K::finish(buf, &mut index, &self.limits)?;
+        // Ready for the next head on the same connection.
+        *self = HeadScanner::new(self.limits);
+        Ok(index)
+    }
+
+    // ANCHOR: field_line
+    /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
+    fn field_line(&mut self, line: &[u8], offset: usize) -> Result<(), ParseError> {
+        if matches!(line[0], b' ' | b'\t') {
+            return Err(ParseError::ObsoleteFold);
+        }
+        let (name, value) = split_field_line(line)?;
+        if self.index.headers.len() == self.limits.max_headers {
+            return Err(ParseError::TooManyHeaders);
+        }
+        let value_offset = value.as_ptr() as usize - line.as_ptr() as usize;
+        self.index.headers.push((
+            Span::within(offset, 0, name.len()),
+            Span::within(offset, value_offset, value.len()),
+        ));
+        Ok(())
+    }
+    // ANCHOR_END: field_line
+}
+
+/// Splits and validates one field line, returning the name and the value
+/// with its surrounding whitespace removed. Also used for chunked trailers.
+pub(crate) fn split_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(ParseError::MissingColon)?;
+    let name = &line[..colon];
+    match name.last() {
+        None => return Err(ParseError::InvalidHeaderName),
+        // A proxy might strip this space and a server keep it: refuse both.
+        Some(b' ' | b'\t') => return Err(ParseError::WhitespaceBeforeColon),
+        Some(_) => {}
+    }
+    if !name.iter().all(|&b| is_token(b)) {
+        return Err(ParseError::InvalidHeaderName);
+    }
+    let value = trim_ows(&line[colon + 1..]);
+    if !value.iter().all(|&b| is_field_byte(b)) {
+        return Err(ParseError::InvalidHeaderValue);
+    }
+    Ok((name, value))
+}
+
+/// Removes optional whitespace (SP and HTAB) from both ends.
+pub(crate) fn trim_ows(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// `tchar` of RFC 9110 §5.6.2: what a method or field name may contain.
+pub(crate) const fn is_token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// A byte allowed inside a field value: HTAB, SP, visible ASCII and
+/// obs-text (0x80–0xFF). Every other control, NUL, CR, LF and DEL is not.
+pub(crate) const fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// Parses `HTTP/1.0` or `HTTP/1.1`; any other `HTTP/d.d` is unsupported.
+pub(crate) fn parse_version(bytes: &[u8]) -> Result<Version, ParseError> {
+    match bytes {
+        b"HTTP/1.1" => Ok(Version::Http11),
+        b"HTTP/1.0" => Ok(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(ParseError::UnsupportedVersion)
+        }
+        _ => Err(ParseError::InvalidVersion),
+    }
+}

@@ -1,0 +1,341 @@
+//! One connection: read a head, read its body, route, answer, repeat.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::timeout_at;
+
+use super::{Body, Request, Response, Router, ServerConfig, Shutdown, Upgraded};
+use crate::http::{
+    BodyFraming, ChunkedDecoder, HeadIndex, ParseError, RequestParser, ResponseHead, StatusCode,
+};
+
+/// How a connection ended, for its one log line.
+#[derive(Debug)]
+enum End {
+    ClientClosed,
+    Idle,
+    Shutdown,
+    Refused(StatusCode, &'static str),
+    Upgraded,
+    Done,
+    Io(std::io::Error),
+}
+
+/// What to do after a response.
+enum Next {
+    KeepAlive,
+    Close,
+    Takeover(super::TakeoverFn),
+}
+
+/// Why reading the next head stopped without a head.
+enum HeadStop {
+    End(End),
+    Refuse(StatusCode, &'static str),
+}
+
+// ANCHOR: serve_connection
+/// Serves one connection until it closes: keep-alive and pipelining, the
+/// header-read, body and idle timeouts, an error response for every
+/// malformed request (then close), and the hand-over of upgraded
+/// connections. Generic over the stream, so tests can run it over an
+/// in-memory duplex and TLS can wrap it.
+pub async fn serve_connection<S>(
+    io: S,
+    peer: Option<SocketAddr>,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let started = Instant::now();
+    let conn = Connection {
+        io,
+        buf: BytesMut::with_capacity(4096),
+        parser: RequestParser::new(config.limits),
+        config,
+        shutdown,
+        requests: 0,
+    };
+    let (end, requests) = conn.run(peer, &router).await;
+    let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+    let elapsed = started.elapsed();
+    match &end {
+        End::Refused(status, why) => {
+            tracing::info!(%peer, requests, ?elapsed, "connection refused request: {status} ({why})")
+        }
+        End::Io(err) => tracing::info!(%peer, requests, ?elapsed, "connection error: {err}"),
+        other => tracing::info!(%peer, requests, ?elapsed, "connection closed: {other:?}"),
+    }
+}
+// ANCHOR_END: serve_connection
+
+struct Connection<S> {
+    io: S,
+    buf: BytesMut,
+    parser: RequestParser,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+    requests: u64,
+}
+
+impl<S> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    async fn run(mut self, peer: Option<SocketAddr>, router: &Router) -> (End, u64) {
+        let end = match self.serve_requests(peer, router).await {
+            Ok(run) => {
+                let requests = self.requests;
+                let Connection {
+                    io, buf, shutdown, ..
+                } = self;
+                run(Upgraded {
+                    io: Box::new(io),
+                    read_buf: buf,
+                    shutdown,
+                })
+                .await;
+                return (End::Upgraded, requests);
+            }
+            Err(end) => end,
+        };
+        (end, self.requests)
+    }
+
+    /// Serves requests until the connection ends (`Err`) or is handed
+    /// over (`Ok`, with the function that takes it).
+    async fn serve_requests(
+        &mut self,
+        peer: Option<SocketAddr>,
+        router: &Router,
+    ) -> Result<super::TakeoverFn, End> {
+        loop {
+            let index = match self.read_head().await {
+                Ok(index) => index,
+                Err(HeadStop::End(end)) => return Err(end),
+                Err(HeadStop::Refuse(status, why)) => return Err(self.refuse(status, why).await),
+            };
+            let head_bytes = self.buf.split_to(index.len()).freeze();
+            let head = index.view(&head_bytes);
+            let keep_alive = head.keep_alive();
+            let is_head = head.method() == "HEAD";
+            if head.headers().has_token("expect", "100-continue")
+                && index.framing() != BodyFraming::Empty
+            {
+                // curl waits for this before sending a larger body.
+                if let Err(err) = self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await {
+                    return Err(End::Io(err));
+                }
+            }
+            let body = match self.read_body(index.framing()).await {
+                Ok(body) => body,
+                Err(HeadStop::End(end)) => return Err(end),
+                Err(HeadStop::Refuse(status, why)) => return Err(self.refuse(status, why).await),
+            };
+            self.requests += 1;
+            let request = Request::new(head_bytes, index, body, peer);
+            let response = router.handle(request).await;
+            // Once shutdown has started, finish this answer and close.
+            let keep_alive = keep_alive && !self.shutdown.is_triggered();
+            match self.respond(response, keep_alive, is_head).await {
+                Ok(Next::KeepAlive) => {}
+                Ok(Next::Close) => {
+                    let _ = self.io.shutdown().await;
+                    return Err(End::Done);
+                }
+                Ok(Next::Takeover(run)) => return Ok(run),
+                Err(err) => return Err(End::Io(err)),
+            }
+        }
+    }
+
+    // ANCHOR: read_head
+    /// Reads until the parser has a whole head. The first request's clock
+    /// starts at once; a later request on a kept-alive connection may idle
+    /// first, and its clock starts at its first byte.
+    async fn read_head(&mut self) -> Result<HeadIndex, HeadStop> {
+        let mut deadline = if self.requests == 0 || !self.buf.is_empty() {
+            Some(tokio::time::Instant::now() + self.config.header_read_timeout)
+        } else {
+            None
+        };
+        loop {
+            if !self.buf.is_empty() {
+                match self.parser.parse(&self.buf) {
+                    Ok(crate::http::Status::Complete(index)) => return Ok(index),
+                    Ok(crate::http::Status::Partial) => {}
+                    Err(err) => return Err(refusal(&err)),
+                }
+            }
+            let idle = deadline.is_none();
+            let limit =
+                deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.config.idle_timeout);
+            let read = tokio::select! {
+                read = timeout_at(limit, self.io.read_buf(&mut self.buf)) => read,
+                // Only an idle connection closes at once on shutdown; one
+                // mid-request gets its answer first.
+                () = self.shutdown.wait(), if idle => return Err(HeadStop::End(End::Shutdown)),
+            };
+            match read {
+                Err(_elapsed) if idle => return Err(HeadStop::End(End::Idle)),
+                Err(_elapsed) => {
+                    return Err(HeadStop::Refuse(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "head too slow",
+                    ))
+                }
+                Ok(Ok(0)) if self.buf.is_empty() => return Err(HeadStop::End(End::ClientClosed)),
+                Ok(Ok(0)) => {
+                    return Err(HeadStop::Refuse(StatusCode::BAD_REQUEST, "incomplete head"))
+                }
+                Ok(Ok(_)) => {
+                    deadline.get_or_insert_with(|| {
+                        tokio::time::Instant::now() + self.config.header_read_timeout
+                    });
+                }
+                Ok(Err(err)) => return Err(HeadStop::End(End::Io(err))),
+            }
+        }
+    }
+    // ANCHOR_END: read_head
+
+    /// Reads the body the head announced, within the body limit.
+    async fn read_body(&mut self, framing: BodyFraming) -> Result<Bytes, HeadStop> {
+        match framing {
+            BodyFraming::Empty | BodyFraming::UntilClose => Ok(Bytes::new()),
+            BodyFraming::Length(n) => {
+                // The parser already refused lengths over the limit, so n fits.
+                let n = n as usize;
+                while self.buf.len() < n {
+                    self.read_more().await?;
+                }
+                Ok(self.buf.split_to(n).freeze())
+            }
+            BodyFraming::Chunked => {
+                let mut decoder = ChunkedDecoder::new(self.config.limits);
+                let mut body = BytesMut::new();
+                loop {
+                    let status = decoder
+                        .decode(&self.buf, &mut body)
+                        .map_err(|err| refusal(&err))?;
+                    let _ = self.buf.split_to(status.consumed);
+                    if status.done {
+                        return Ok(body.freeze());
+                    }
+                    self.read_more().await?;
+                }
+            }
+        }
+    }
+
+    async fn read_more(&mut self) -> Result<(), HeadStop> {
+        let limit = tokio::time::Instant::now() + self.config.body_read_timeout;
+        match timeout_at(limit, self.io.read_buf(&mut self.buf)).await {
+            Err(_) => Err(HeadStop::Refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "body too slow",
+            )),
+            Ok(Ok(0)) => Err(HeadStop::End(End::ClientClosed)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(HeadStop::End(End::Io(err))),
+        }
+    }
+
+    /// Writes a response and says what becomes of the connection.
+    async fn respond(
+        &mut self,
+        response: Response,
+        keep_alive: bool,
+        is_head: bool,
+    ) -> std::io::Result<Next> {
+        let Response { head, body } = response;
+        let mut out = BytesMut::new();
+        match body {
+            Body::Full(bytes) => {
+                encode_or_500(
+                    &head,
+                    BodyFraming::Length(bytes.len() as u64),
+                    keep_alive,
+                    &mut out,
+                );
+                if !is_head {
+                    out.extend_from_slice(&bytes);
+                }
+                self.io.write_all(&out).await?;
+                self.io.flush().await?;
+                Ok(if keep_alive {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                })
+            }
+            Body::Takeover(run) => {
+                let framing = if head.status == StatusCode::SWITCHING_PROTOCOLS {
+                    BodyFraming::Empty
+                } else {
+                    BodyFraming::UntilClose
+                };
+                encode_or_500(&head, framing, false, &mut out);
+                self.io.write_all(&out).await?;
+                self.io.flush().await?;
+                Ok(Next::Takeover(run))
+            }
+        }
+    }
+
+    /// Answers an unusable request with its status and closes. The close is
+    /// lingering: we stop writing, then read and drop what the client still
+    /// sends for a moment, so its unread bytes do not turn our answer into
+    /// a TCP reset that it never sees.
+    async fn refuse(&mut self, status: StatusCode, why: &'static str) -> End {
+        let mut out = BytesMut::new();
+        let response = Response::text(status.as_u16(), format!("{why}\n"));
+        encode_or_500(
+            &response.head,
+            BodyFraming::Length(why.len() as u64 + 1),
+            false,
+            &mut out,
+        );
+        out.extend_from_slice(why.as_bytes());
+        out.extend_from_slice(b"\n");
+        let linger = async {
+            self.io.write_all(&out).await?;
+            self.io.shutdown().await?;
+            let mut sink = [0u8; 4096];
+            let mut drained = 0;
+            while drained < 64 * 1024 {
+                match self.io.read(&mut sink).await? {
+                    0 => break,
+                    n => drained += n,
+                }
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
+        End::Refused(status, why)
+    }
+}
+
+fn refusal(err: &ParseError) -> HeadStop {
+    HeadStop::Refuse(err.status(), err.message())
+}
+
+/// A handler-supplied head with a bad field must not become a split
+/// response: answer 500 instead.
+fn encode_or_500(head: &ResponseHead, framing: BodyFraming, keep_alive: bool, out: &mut BytesMut) {
+    if let Err(err) = head.encode(framing, keep_alive, out) {
+        tracing::error!("handler produced an invalid response head: {err}");
+        out.clear();
+        let _ = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR).encode(
+            BodyFraming::Empty,
+            false,
+            out,
+        );
+    }
+}
