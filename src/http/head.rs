@@ -130,20 +130,28 @@ impl HeadScanner {
         buf: &[u8],
     ) -> Result<Status<HeadIndex>, ParseError> {
         loop {
-            // Look for the next LF only in bytes we have not seen yet.
+            // Look for the next CR or LF, only in bytes we have not seen yet.
             let unseen = buf.get(self.pos..).unwrap_or_default();
-            let Some(found) = unseen.iter().position(|&b| b == b'\n') else {
+            let Some(found) = unseen.iter().position(|&b| b == b'\r' || b == b'\n') else {
                 self.pos = buf.len();
                 return self.check_partial::<K>(buf).map(|()| Status::Partial);
             };
-            let lf = self.pos + found;
+            let cr = self.pos + found;
+            // A line must end in CRLF: a bare LF or a lone CR is refused
+            // (see the module docs), as soon as it is seen.
+            match (buf[cr], buf.get(cr + 1)) {
+                (b'\r', None) => {
+                    // The LF may be in the next read; look here again then.
+                    self.pos = cr;
+                    return self.check_partial::<K>(buf).map(|()| Status::Partial);
+                }
+                (b'\r', Some(b'\n')) => {}
+                _ => return Err(ParseError::BareLineEnd),
+            }
+            let lf = cr + 1;
             self.pos = lf + 1;
             if self.pos > self.limits.max_head_bytes {
                 return Err(ParseError::HeadTooLarge);
-            }
-            // A line must end in CRLF: a bare LF is refused (see module docs).
-            if lf == self.line_start || buf[lf - 1] != b'\r' {
-                return Err(ParseError::BareLineEnd);
             }
             let line = &buf[self.line_start..lf - 1];
             let offset = self.line_start;

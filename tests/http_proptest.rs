@@ -1,0 +1,422 @@
+//! Property tests for the request-head parser:
+//!
+//! (a) heads generated from the RFC 9112 grammar parse to exactly the
+//!     generated fields, whatever byte boundaries the input arrives at;
+//! (b) differential: on arbitrary bytes and on mutated valid heads, our
+//!     parser and `httparse` agree on accept/reject and on every field,
+//!     except for the deliberate differences listed in [`Difference`].
+//!
+//! `PROPTEST_CASES` sets the number of cases (CI runs 10,000).
+
+use proptest::prelude::*;
+use realtime_events::http::{Limits, ParseError, RequestParser, Status, Version};
+
+// ---------------------------------------------------------------------
+// Generators, straight from the grammar.
+
+const TCHAR: &str = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+fn token() -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(TCHAR.as_bytes().to_vec()), 1..12)
+        .prop_map(|b| String::from_utf8(b).unwrap())
+}
+
+fn method() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(vec!["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"])
+            .prop_map(String::from),
+        token(),
+    ]
+}
+
+fn origin_target() -> impl Strategy<Value = String> {
+    // pchar-ish: unreserved, sub-delims, ':' '@', percent-escapes; then a query.
+    let segment = "[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,10}";
+    (
+        proptest::collection::vec(segment, 1..4),
+        proptest::option::of("[A-Za-z0-9=&/?._-]{0,12}"),
+    )
+        .prop_map(|(segments, query)| {
+            let mut t = String::new();
+            for s in segments {
+                t.push('/');
+                t.push_str(&s);
+            }
+            if let Some(q) = query {
+                t.push('?');
+                t.push_str(&q);
+            }
+            t
+        })
+}
+
+/// A field value: visible ASCII, obs-text and inner spaces/tabs, with no
+/// whitespace at either end (that would be OWS, trimmed).
+fn field_value() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        8 => 0x21u8..=0x7e,
+        1 => Just(b' '),
+        1 => Just(b'\t'),
+        1 => 0x80u8..=0xff,
+    ];
+    proptest::collection::vec(byte, 0..24).prop_map(|mut v| {
+        while matches!(v.first(), Some(b' ' | b'\t')) {
+            v.remove(0);
+        }
+        while matches!(v.last(), Some(b' ' | b'\t')) {
+            v.pop();
+        }
+        v
+    })
+}
+
+#[derive(Debug, Clone)]
+struct GeneratedHead {
+    method: String,
+    target: String,
+    version: Version,
+    headers: Vec<(String, Vec<u8>)>,
+    /// OWS written before and after each value.
+    padding: Vec<(String, String)>,
+}
+
+impl GeneratedHead {
+    fn wire(&self) -> Vec<u8> {
+        let mut out = format!(
+            "{} {} {}\r\n",
+            self.method,
+            self.target,
+            self.version.as_str()
+        )
+        .into_bytes();
+        for ((name, value), (before, after)) in self.headers.iter().zip(&self.padding) {
+            out.extend_from_slice(name.as_bytes());
+            out.push(b':');
+            out.extend_from_slice(before.as_bytes());
+            out.extend_from_slice(value);
+            out.extend_from_slice(after.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+fn generated_head() -> impl Strategy<Value = GeneratedHead> {
+    let header =
+        (token(), field_value()).prop_filter("framing and Host are set apart", |(n, _)| {
+            !["host", "content-length", "transfer-encoding"]
+                .contains(&n.to_ascii_lowercase().as_str())
+        });
+    (
+        method(),
+        origin_target(),
+        prop_oneof![Just(Version::Http11), Just(Version::Http10)],
+        proptest::collection::vec(header, 0..12),
+        "[a-z0-9.-]{1,20}",
+        any::<proptest::sample::Index>(),
+        proptest::collection::vec(("[ \t]{0,2}", "[ \t]{0,2}"), 13),
+    )
+        .prop_map(
+            |(method, target, version, mut headers, host, at, padding)| {
+                let at = at.index(headers.len() + 1);
+                headers.insert(at, ("Host".to_string(), host.into_bytes()));
+                let padding = padding
+                    .into_iter()
+                    .map(|(a, b): (String, String)| (a, b))
+                    .take(headers.len())
+                    .collect();
+                GeneratedHead {
+                    method,
+                    target,
+                    version,
+                    headers,
+                    padding,
+                }
+            },
+        )
+}
+
+/// Random cut points, sorted: the buffer grows through them as reads would.
+fn cuts(len: usize, raw: &[proptest::sample::Index]) -> Vec<usize> {
+    let mut cuts: Vec<usize> = raw.iter().map(|i| i.index(len + 1)).collect();
+    cuts.push(len);
+    cuts.sort_unstable();
+    cuts
+}
+
+proptest! {
+    /// (a) A generated head parses to exactly what was generated, however it arrives.
+    #[test]
+    fn grammar_heads_parse_exactly(head in generated_head(), raw_cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6)) {
+        let wire = head.wire();
+        let mut parser = RequestParser::default();
+        let mut result = None;
+        for cut in cuts(wire.len(), &raw_cuts) {
+            match parser.parse(&wire[..cut]) {
+                Ok(Status::Partial) => prop_assert!(cut < wire.len(), "partial on a whole head"),
+                Ok(Status::Complete(index)) => { result = Some(index); break; }
+                Err(err) => return Err(TestCaseError::fail(format!("{err:?} for {:?}", String::from_utf8_lossy(&wire)))),
+            }
+        }
+        let index = result.expect("the whole head was fed");
+        let parsed = index.view(&wire);
+        prop_assert_eq!(index.len(), wire.len());
+        prop_assert_eq!(parsed.method(), head.method.as_str());
+        prop_assert_eq!(parsed.target(), head.target.as_str());
+        prop_assert_eq!(parsed.version(), head.version);
+        let fields: Vec<(String, Vec<u8>)> = parsed.headers().iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+        prop_assert_eq!(fields, head.headers);
+    }
+}
+
+// ---------------------------------------------------------------------
+// (b) Differential testing against httparse.
+
+// ANCHOR: differences
+/// Where our parser and httparse are allowed to disagree, each for a
+/// reason in the RFCs. Every disagreement the differential test finds
+/// must be one of these, checked against the input that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Difference {
+    /// RFC 9112 §2.2 lets a recipient accept a bare LF as a line end;
+    /// httparse does, we refuse it (two parsers disagreeing on line ends
+    /// is a smuggling vector).
+    BareLf,
+    /// RFC 9112 §3.2: a server must answer 400 to HTTP/1.1 without exactly
+    /// one Host. httparse parses syntax only.
+    HostRule,
+    /// RFC 9112 §6: body framing (Content-Length values, Transfer-Encoding
+    /// codings, both at once) is checked with the head. httparse leaves it
+    /// to its caller.
+    Framing,
+    /// RFC 9112 §3.2: the target's form must fit the method (`*` only for
+    /// OPTIONS, authority-form only for CONNECT). httparse does not check.
+    TargetForm,
+    /// RFC 9112 §3.2 / RFC 3986: a request-target is visible ASCII; we
+    /// refuse raw bytes over 0x7F, which httparse lets through.
+    NonAsciiTarget,
+    /// Our limits (method length; see `Limits`) have no httparse twin.
+    Limit,
+}
+// ANCHOR_END: differences
+
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Accept {
+        method: String,
+        target: String,
+        version: u8,
+        headers: Vec<(String, Vec<u8>)>,
+        len: usize,
+    },
+    Partial,
+    Reject,
+}
+
+fn ours(buf: &[u8]) -> (Verdict, Option<ParseError>) {
+    match RequestParser::new(Limits::default()).parse(buf) {
+        Ok(Status::Complete(index)) => {
+            let head = index.view(buf);
+            let verdict = Verdict::Accept {
+                method: head.method().to_string(),
+                target: head.target().to_string(),
+                version: if head.version() == Version::Http11 {
+                    1
+                } else {
+                    0
+                },
+                headers: head
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_vec()))
+                    .collect(),
+                len: index.len(),
+            };
+            (verdict, None)
+        }
+        Ok(Status::Partial) => (Verdict::Partial, None),
+        Err(err) => (Verdict::Reject, Some(err)),
+    }
+}
+
+fn theirs(buf: &[u8]) -> Verdict {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => Verdict::Accept {
+            method: req.method.unwrap_or_default().to_string(),
+            target: req.path.unwrap_or_default().to_string(),
+            version: req.version.unwrap_or_default(),
+            headers: req
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), h.value.to_vec()))
+                .collect(),
+            len,
+        },
+        Ok(httparse::Status::Partial) => Verdict::Partial,
+        Err(_) => Verdict::Reject,
+    }
+}
+
+/// The head part of `buf`: up to the first empty line, or all of it.
+fn head_region(buf: &[u8]) -> &[u8] {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |i| i + 4);
+    &buf[..end]
+}
+
+fn has_bare_lf(buf: &[u8]) -> bool {
+    let region = head_region(buf);
+    region
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || region[i - 1] != b'\r'))
+}
+
+/// Which listed difference explains this disagreement, if any.
+fn explain(
+    buf: &[u8],
+    our: &Verdict,
+    err: Option<&ParseError>,
+    their: &Verdict,
+) -> Option<Difference> {
+    use ParseError::*;
+    match (our, err, their) {
+        // httparse accepts a bare LF where we stop with an error.
+        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_lf(buf) => Some(Difference::BareLf),
+        (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
+        (
+            Verdict::Reject,
+            Some(
+                InvalidContentLength
+                | ContentLengthWithTransferEncoding
+                | InvalidTransferEncoding
+                | UnsupportedTransferEncoding
+                | BodyTooLarge,
+            ),
+            Verdict::Accept { .. },
+        ) => Some(Difference::Framing),
+        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { target, .. })
+            if target.bytes().any(|b| b > 0x7f) =>
+        {
+            Some(Difference::NonAsciiTarget)
+        }
+        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. }) => {
+            Some(Difference::TargetForm)
+        }
+        (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
+        _ => None,
+    }
+}
+
+fn check_against_httparse(buf: &[u8]) -> Result<(), TestCaseError> {
+    let (our, err) = ours(buf);
+    let their = theirs(buf);
+    if our == their {
+        return Ok(());
+    }
+    match explain(buf, &our, err.as_ref(), &their) {
+        Some(_) => Ok(()),
+        None => Err(TestCaseError::fail(format!(
+            "unexplained disagreement on {:?}\n ours:   {our:?} ({err:?})\n theirs: {their:?}",
+            String::from_utf8_lossy(buf)
+        ))),
+    }
+}
+
+/// One edit to a valid head.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Replace(proptest::sample::Index, u8),
+    Insert(proptest::sample::Index, u8),
+    Delete(proptest::sample::Index),
+}
+
+fn interesting_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        4 => any::<u8>(),
+        1 => proptest::sample::select(b" \t\r\n:\x00\x7f,;/\\\"".to_vec()),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<proptest::sample::Index>(), interesting_byte())
+            .prop_map(|(i, b)| Mutation::Replace(i, b)),
+        (any::<proptest::sample::Index>(), interesting_byte())
+            .prop_map(|(i, b)| Mutation::Insert(i, b)),
+        any::<proptest::sample::Index>().prop_map(Mutation::Delete),
+    ]
+}
+
+fn apply(mut wire: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+    for m in mutations {
+        match m {
+            Mutation::Replace(i, b) if !wire.is_empty() => {
+                let at = i.index(wire.len());
+                wire[at] = *b;
+            }
+            Mutation::Insert(i, b) => {
+                let at = i.index(wire.len() + 1);
+                wire.insert(at, *b);
+            }
+            Mutation::Delete(i) if !wire.is_empty() => {
+                let at = i.index(wire.len());
+                wire.remove(at);
+            }
+            _ => {}
+        }
+    }
+    wire
+}
+
+/// Heads as people send them, with framing fields now and then, so that
+/// the mutations reach the framing rules too.
+fn differential_head() -> impl Strategy<Value = Vec<u8>> {
+    (
+        generated_head(),
+        proptest::option::of(prop_oneof![
+            Just("Content-Length: 5".to_string()),
+            Just("Content-Length: 5, 5".to_string()),
+            Just("Transfer-Encoding: chunked".to_string()),
+            Just("Transfer-Encoding: gzip, chunked".to_string()),
+        ]),
+    )
+        .prop_map(|(head, framing)| {
+            let mut wire = head.wire();
+            if let Some(field) = framing {
+                let at = wire.len() - 2;
+                wire.splice(at..at, format!("{field}\r\n").into_bytes());
+            }
+            wire
+        })
+}
+
+proptest! {
+    /// (b) Arbitrary bytes, terminated like a head so both parsers reach a verdict.
+    #[test]
+    fn differential_arbitrary_bytes(mut bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        bytes.extend_from_slice(b"\r\n\r\n");
+        check_against_httparse(&bytes)?;
+    }
+
+    /// (b) Arbitrary bytes after a valid request-line prefix, to get past the method.
+    #[test]
+    fn differential_arbitrary_after_request_line(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let mut wire = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        wire.extend_from_slice(&bytes);
+        wire.extend_from_slice(b"\r\n\r\n");
+        check_against_httparse(&wire)?;
+    }
+
+    /// (b) Valid heads with a few random edits: the interesting boundary.
+    #[test]
+    fn differential_mutated_heads(wire in differential_head(), mutations in proptest::collection::vec(mutation(), 1..4)) {
+        check_against_httparse(&wire)?;
+        check_against_httparse(&apply(wire, &mutations))?;
+    }
+}

@@ -1,0 +1,118 @@
+//! Helpers shared by the integration tests: start a server in-process on a
+//! free port, talk raw TCP to it, read what it answers.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// A server running in this test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub shutdown: Shutdown,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts `router` on 127.0.0.1 with a free port.
+pub async fn start(router: Router, config: ServerConfig) -> TestServer {
+    let server = Server::bind("127.0.0.1:0", router, config)
+        .await
+        .expect("bind");
+    let addr = server.local_addr();
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(server.serve(shutdown.clone()));
+    TestServer {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+/// Short timeouts so tests about them finish quickly.
+pub fn quick_config() -> ServerConfig {
+    ServerConfig {
+        header_read_timeout: Duration::from_millis(500),
+        body_read_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(2),
+        shutdown_grace: Duration::from_secs(2),
+        ..ServerConfig::default()
+    }
+}
+
+/// Sends `request` and reads until the server closes (or 5 s pass).
+pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    read_to_close(&mut stream).await
+}
+
+/// Reads until EOF; panics if the server keeps the connection open for 5 s.
+pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .expect("the server should have closed the connection");
+    out
+}
+
+/// Reads exactly one response with a Content-Length body.
+pub async fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("response in time")
+            .expect("read");
+        assert_eq!(
+            n,
+            1,
+            "connection closed mid-head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).expect("ASCII head");
+    let status: u16 = head[9..12].parse().expect("status code");
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    (status, head, body)
+}
+
+/// The status code of the first response in `bytes`.
+pub fn status_of(bytes: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(bytes);
+    assert!(text.starts_with("HTTP/1.1 "), "not a response: {text:?}");
+    text[9..12].parse().unwrap()
+}
+
+/// This process's resident memory in KiB, from /proc (Linux).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
