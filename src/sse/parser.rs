@@ -37,7 +37,9 @@ pub struct ParsedEvent {
     pub last_event_id: String,
 }
 
-/// What the parser produces.
+/// What the parser produces, in stream order. A `Retry` or `Comment` is
+/// produced as soon as its line ends, so it comes before the event whose
+/// lines it sat among (which only exists once the empty line arrives).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     /// A dispatched event.
