@@ -1,1 +1,30 @@
-//! placeholder
+//! Server-Sent Events (WHATWG HTML, "Server-sent events"): a one-way stream
+//! of text events from server to browser over a single long HTTP response
+//! with `Content-Type: text/event-stream`.
+//!
+//! Where WebSockets give a full-duplex channel with its own framing, SSE is
+//! plain text over plain HTTP: each event is a few `field: value` lines and
+//! an empty line. The browser's `EventSource` parses it, fires events, and
+//! reconnects on its own when the connection drops, sending the id of the
+//! last event it saw in a `Last-Event-ID` header so the server can resume.
+//!
+//! The module is split the same way as the rest of the crate, a sans-IO core
+//! that tests and fuzzers drive directly:
+//!
+//! * [`event`]: [`Event`] and its encoder, which refuses or splits anything
+//!   that could smuggle a line break into another field;
+//! * [`parser`]: [`EventStreamParser`], the client-side algorithm, bytes in
+//!   and [`Item`]s out, with bounded memory;
+//! * [`hub`]: [`Hub`], which numbers events, encodes each once, fans it out
+//!   to subscribers without ever waiting on a slow one, and keeps a bounded
+//!   replay buffer for reconnecting clients.
+
+pub mod event;
+pub mod hub;
+pub mod parser;
+
+pub use event::{encode_comment, EncodeError, Event};
+pub use hub::{Hub, HubConfig, Subscription};
+pub use parser::{
+    parse_line, EventStreamParser, Item, Line, ParseError, ParsedEvent, ParserConfig,
+};
