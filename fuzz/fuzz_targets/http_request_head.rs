@@ -40,7 +40,10 @@ fn describe(buf: &[u8], parsed: Result<Status<HeadIndex>, ParseError>) -> String
             )
         }
         Ok(Status::Partial) => {
-            assert!(buf.len() <= LIMITS.max_head_bytes, "partial past the head limit");
+            assert!(
+                buf.len() <= LIMITS.max_head_bytes,
+                "partial past the head limit"
+            );
             "partial".to_string()
         }
         Err(err) => {

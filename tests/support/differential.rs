@@ -163,4 +163,3 @@ pub fn check_against_httparse(buf: &[u8]) -> Result<(), String> {
         )),
     }
 }
-
