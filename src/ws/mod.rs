@@ -21,10 +21,14 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod protocol;
+pub mod socket;
 pub mod utf8;
 
 pub use frame::{FrameError, FrameHeader, Opcode};
 pub use handshake::accept_key;
 pub use mask::apply_mask;
 pub use message::{CloseFrame, Message};
+pub use protocol::{Connection, Limits, ProtocolError, Reader, Role, SendError, Writer};
+pub use socket::{Config, WebSocket, WsError, WsReader, WsWriter};
 pub use utf8::{Utf8Error, Utf8Validator};
