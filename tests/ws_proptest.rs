@@ -5,7 +5,7 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use realtime_events::ws::frame::{write_frame, FrameHeader, Opcode};
-use realtime_events::ws::{Limits, Message, Reader, Role};
+use realtime_events::ws::{Connection, Limits, Message, ProtocolError, Reader, Role};
 
 fn opcode() -> impl Strategy<Value = Opcode> {
     prop_oneof![
@@ -182,5 +182,86 @@ proptest! {
         }
         prop_assert!(input.is_empty());
         prop_assert_eq!(got, expected);
+    }
+}
+
+/// What a server-role connection makes of `body` fed in chunks of `sizes`
+/// (cycled; empty means all at once): the fuzz target's invariant, run here
+/// on random bytes so `cargo test` checks it too.
+fn run_connection(body: &[u8], sizes: &[usize]) -> (Vec<Message>, Option<ProtocolError>, Vec<u8>) {
+    let limits = Limits {
+        max_frame_size: 1 << 12,
+        max_message_size: 1 << 14,
+    };
+    let mut conn = Connection::new(Role::Server, limits);
+    let mut input = BytesMut::new();
+    let (mut messages, mut written) = (Vec::new(), Vec::new());
+    let mut rest = body;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let size = if sizes.is_empty() {
+            rest.len()
+        } else {
+            sizes[i % sizes.len()]
+        };
+        i += 1;
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        input.extend_from_slice(chunk);
+        loop {
+            let result = conn.receive(&mut input);
+            written.extend_from_slice(&conn.output_mut().split());
+            match result {
+                Ok(Some(m)) => messages.push(m),
+                Ok(None) => break,
+                Err(e) => return (messages, Some(e), written),
+            }
+        }
+    }
+    (messages, None, written)
+}
+
+/// Mostly-valid frames (masked, sensible opcodes) glued with random bytes,
+/// so the connection gets past the first header often.
+fn noisy_wire() -> impl Strategy<Value = Vec<u8>> {
+    let frame = (
+        any::<bool>(),
+        prop_oneof![
+            Just(0u8),
+            Just(1),
+            Just(2),
+            Just(8),
+            Just(9),
+            Just(10),
+            0u8..16
+        ],
+        proptest::collection::vec(any::<u8>(), 0..40),
+        any::<[u8; 4]>(),
+    )
+        .prop_map(|(fin, op, payload, key)| {
+            let mut out = BytesMut::new();
+            let opcode = Opcode::from_u8(op).unwrap_or(Opcode::Binary);
+            write_frame(&mut out, &client_header(fin, opcode, key), &payload);
+            out.to_vec()
+        });
+    proptest::collection::vec(
+        prop_oneof![4 => frame, 1 => proptest::collection::vec(any::<u8>(), 0..8)],
+        0..8,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #[test]
+    fn connection_same_result_whole_or_split(
+        body in noisy_wire(),
+        sizes in proptest::collection::vec(1usize..20, 1..4),
+    ) {
+        let whole = run_connection(&body, &[]);
+        let split = run_connection(&body, &sizes);
+        if let Some(e) = &whole.1 {
+            prop_assert!(matches!(e.close_code(), 1002 | 1007 | 1009));
+        }
+        prop_assert_eq!(whole, split);
     }
 }

@@ -8,9 +8,15 @@
 //! `tokio::sync::Mutex` shared by both halves. The reading half needs it
 //! too, because answering pings and closes is part of reading. We chose a
 //! shared mutex over a channel from reader to writer because it keeps
-//! backpressure simple: every send, including an automatic pong, waits
-//! until its bytes are written, so nothing queues without bound. The lock
-//! is held for one message at a time.
+//! backpressure simple: every send waits until its bytes are written, so
+//! nothing queues without bound. The lock is held for one message at a time.
+//!
+//! One refinement: if a ping arrives while the writer is busy (say, pushing
+//! a large message to a peer that is slow to read), the reader must not
+//! wait for the lock, or both ends could end up blocked writing to each
+//! other. It leaves the pong in a one-slot mailbox instead, and whoever
+//! holds the lock sends it after releasing. One slot is enough: RFC 6455
+//! §5.5.3 allows answering only the most recent ping.
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::fmt;
@@ -116,6 +122,32 @@ struct Shared<S> {
     /// Mirrors `Writer::close_sent` so the reader can check it without
     /// taking the lock for every data message.
     close_sent: AtomicBool,
+    /// The payload of a ping not yet answered because the lock was busy.
+    pending_pong: std::sync::Mutex<Option<Bytes>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Shared<S> {
+    fn take_pending_pong(&self) -> Option<Bytes> {
+        // A poisoned lock only means another thread panicked; the slot is fine.
+        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
+        slot.take()
+    }
+
+    fn leave_pong(&self, payload: Bytes) {
+        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(payload);
+    }
+
+    /// Called after releasing the write lock: answers a ping the reader
+    /// left while we held it.
+    async fn send_pending_pong(&self) -> io::Result<()> {
+        while let Some(payload) = self.take_pending_pong() {
+            let mut w = self.write.lock().await;
+            w.core.respond(&Message::Ping(payload));
+            w.flush().await?;
+        }
+        Ok(())
+    }
 }
 
 /// A WebSocket connection over the stream `S`, in either role.
@@ -183,6 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 core: Writer::new(role),
             }),
             close_sent: AtomicBool::new(false),
+            pending_pong: std::sync::Mutex::new(None),
         });
         WebSocket {
             reader: WsReader {
@@ -289,12 +322,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             }
             // After our close, drop everything until the peer's close.
             _ if self.shared.close_sent.load(Ordering::Acquire) => None,
-            Message::Ping(_) => {
-                let mut w = self.shared.write.lock().await;
-                w.core.respond(&msg);
-                if let Err(e) = w.flush().await {
-                    self.done = true;
-                    return Some(Err(WsError::Io(e)));
+            Message::Ping(ref payload) => {
+                self.shared.leave_pong(payload.clone());
+                // If the writer is busy, it will send the pong when done.
+                if let Ok(mut w) = self.shared.write.try_lock() {
+                    if let Some(p) = self.shared.take_pending_pong() {
+                        w.core.respond(&Message::Ping(p));
+                    }
+                    if let Err(e) = w.flush().await {
+                        self.done = true;
+                        return Some(Err(WsError::Io(e)));
+                    }
                 }
                 Some(Ok(msg))
             }
@@ -316,6 +354,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
             self.shared.close_sent.store(true, Ordering::Release);
         }
         w.flush().await?;
+        drop(w);
+        self.shared.send_pending_pong().await?;
         Ok(())
     }
 
@@ -331,5 +371,59 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
             reason: reason.to_owned(),
         })))
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::frame::{write_frame, FrameHeader, Opcode};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn ping_while_writer_busy_does_not_block_reader() {
+        let (ours, mut raw) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_upgraded(ours, Role::Server, Config::default(), BytesMut::new());
+        let (mut reader, writer) = ws.split();
+        // Simulate a writer stuck mid-send.
+        let busy = writer.shared.write.lock().await;
+        let mut ping = BytesMut::new();
+        let header = FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode: Opcode::Ping,
+            mask: Some([1, 2, 3, 4]),
+            payload_len: 0,
+        };
+        write_frame(&mut ping, &header, b"hb");
+        raw.write_all(&ping).await.unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), reader.recv())
+            .await
+            .expect("the reader must not wait for the writer");
+        assert_eq!(
+            msg.unwrap().unwrap(),
+            Message::Ping(Bytes::from_static(b"hb"))
+        );
+        drop(busy);
+        // The writer's next send also delivers the pong left for it.
+        writer.send(Message::Text("x".into())).await.unwrap();
+        let mut buf = BytesMut::new();
+        let mut client = Reader::new(Role::Client, Limits::default());
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            raw.read_buf(&mut buf).await.unwrap();
+            while let Some(m) = client.receive(&mut buf).unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                Message::Text("x".into()),
+                Message::Pong(Bytes::from_static(b"hb"))
+            ]
+        );
     }
 }
