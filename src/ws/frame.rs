@@ -130,8 +130,8 @@ pub struct FrameHeader {
     pub payload_len: u64,
 }
 
-// ANCHOR: decode
 impl FrameHeader {
+    // ANCHOR: decode
     /// Decodes a header from the start of `buf`.
     ///
     /// Returns `Ok(None)` when `buf` is too short yet (feed more bytes and

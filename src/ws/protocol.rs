@@ -450,7 +450,6 @@ pub struct Writer {
     keys: MaskKeys,
 }
 
-// ANCHOR: encode_message
 impl Writer {
     /// A writer for our `role` (clients mask, servers don't).
     pub fn new(role: Role) -> Self {
@@ -462,6 +461,7 @@ impl Writer {
         }
     }
 
+    // ANCHOR: encode_message
     /// Encodes `msg` as one frame at the end of the output buffer.
     ///
     /// Sending a close marks the writer closed; any later send fails with

@@ -257,6 +257,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    // ANCHOR: recv
     /// Waits for the next message.
     ///
     /// Pings are answered and closes echoed before they are returned.
@@ -265,6 +266,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// the close frame with the matching code is sent first, then the error
     /// is returned, then `None`. Memory stays bounded: at most one read
     /// chunk plus the message being reassembled (capped by [`Limits`]).
+    ///
+    /// Safe to use in `tokio::select!`: a cancelled call loses no input
+    /// bytes and no data message (only a close being answered at that very
+    /// moment, after which the connection is over anyway).
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
         loop {
             if self.done {
@@ -303,6 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             }
         }
     }
+    // ANCHOR_END: recv
 
     /// Does the automatic work for a received message; `None` means "drop it".
     async fn handle(&mut self, msg: Message) -> Option<Result<Message, WsError>> {
