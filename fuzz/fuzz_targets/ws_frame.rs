@@ -7,9 +7,9 @@
 
 #![no_main]
 
-use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use realtime_events::ws::frame::{FrameHeader, MAX_HEADER_LEN};
+use realtime_events::ws::BytesMut;
 
 fuzz_target!(|data: &[u8]| {
     match FrameHeader::decode(data) {

@@ -7,9 +7,8 @@
 
 #![no_main]
 
-use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use realtime_events::ws::{Connection, Limits, Message, ProtocolError, Role};
+use realtime_events::ws::{BytesMut, Connection, Limits, Message, ProtocolError, Role};
 
 /// Small limits so the fuzzer can reach the 1009 paths.
 const LIMITS: Limits = Limits {

@@ -25,6 +25,9 @@ pub mod protocol;
 pub mod socket;
 pub mod utf8;
 
+/// The buffer types the API speaks in, re-exported so callers (and the
+/// fuzz crate) need not depend on a matching `bytes` version themselves.
+pub use bytes::{Bytes, BytesMut};
 pub use frame::{FrameError, FrameHeader, Opcode};
 pub use handshake::accept_key;
 pub use mask::apply_mask;
