@@ -386,6 +386,21 @@ mod tests {
     use crate::ws::frame::{write_frame, FrameHeader, Opcode};
     use std::time::Duration;
 
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Both halves, and the futures of their methods, can move to spawned
+    /// tasks (a chat server needs exactly that).
+    #[tokio::test]
+    async fn halves_and_futures_are_send() {
+        let (ours, _peer) = tokio::io::duplex(64);
+        let ws = WebSocket::from_upgraded(ours, Role::Server, Config::default(), BytesMut::new());
+        assert_send(&ws);
+        let (mut reader, writer) = ws.split();
+        assert_send(&reader.recv());
+        assert_send(&writer.send(Message::Text(String::new())));
+        assert_send(&writer);
+    }
+
     #[tokio::test]
     async fn ping_while_writer_busy_does_not_block_reader() {
         let (ours, mut raw) = tokio::io::duplex(4096);
