@@ -226,3 +226,44 @@ async fn eof_without_close_is_reported() {
     assert!(matches!(ws.recv().await, Some(Err(WsError::UnexpectedEof))));
     assert!(ws.recv().await.is_none());
 }
+
+#[tokio::test]
+async fn tungstenite_fragments_with_ping_between_reach_us_whole() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(our_echo_server(WebSocket::from_upgraded(
+        ours,
+        Role::Server,
+        Config::default(),
+        BytesMut::new(),
+    )));
+    let mut client = WebSocketStream::from_raw_socket(theirs, TRole::Client, None).await;
+    // "κόσμε" cut inside a character, with a ping between the fragments.
+    let text = "κόσμε".as_bytes();
+    let frames = [
+        TMsg::Frame(Frame::message(
+            text[..3].to_vec(),
+            OpCode::Data(Data::Text),
+            false,
+        )),
+        TMsg::Ping(Bytes::from_static(b"mid")),
+        TMsg::Frame(Frame::message(
+            text[3..].to_vec(),
+            OpCode::Data(Data::Continue),
+            true,
+        )),
+    ];
+    for f in frames {
+        client.send(f).await.unwrap();
+    }
+    assert_eq!(
+        client.next().await.unwrap().unwrap(),
+        TMsg::Pong(Bytes::from_static(b"mid"))
+    );
+    assert_eq!(client.next().await.unwrap().unwrap(), TMsg::text("κόσμε"));
+    client.close(None).await.unwrap();
+    while client.next().await.is_some() {}
+    assert_eq!(server.await.unwrap(), None);
+}
