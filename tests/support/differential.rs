@@ -30,6 +30,10 @@ pub enum Difference {
     NonAsciiTarget,
     /// Our limits (method length; see `Limits`) have no httparse twin.
     Limit,
+    /// We judge a line once its CRLF has arrived (except line ends and
+    /// limits, judged at once); httparse may refuse a bad byte at the start
+    /// of an unfinished line. Checked: once the line ends, we refuse too.
+    LineAtATime,
 }
 // ANCHOR_END: differences
 
@@ -144,6 +148,11 @@ pub fn explain(
             Some(Difference::TargetForm)
         }
         (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
+        (Verdict::Partial, None, Verdict::Reject) => {
+            let mut finished = buf.to_vec();
+            finished.extend_from_slice(b"\r\n");
+            matches!(ours(&finished).0, Verdict::Reject).then_some(Difference::LineAtATime)
+        }
         _ => None,
     }
 }
