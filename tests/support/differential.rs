@@ -116,6 +116,15 @@ fn has_bare_lf(buf: &[u8]) -> bool {
         .any(|(i, &b)| b == b'\n' && (i == 0 || region[i - 1] != b'\r'))
 }
 
+/// The request-target of the first non-empty line, if it has one.
+fn request_target(buf: &[u8]) -> Option<&[u8]> {
+    let line = buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| !l.is_empty())?;
+    line.split(|&b| b == b' ').nth(1)
+}
+
 /// Which listed difference explains this disagreement, if any.
 pub fn explain(
     buf: &[u8],
@@ -139,13 +148,14 @@ pub fn explain(
             ),
             Verdict::Accept { .. },
         ) => Some(Difference::Framing),
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { target, .. })
-            if target.bytes().any(|b| b > 0x7f) =>
-        {
-            Some(Difference::NonAsciiTarget)
-        }
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. }) => {
-            Some(Difference::TargetForm)
+        // httparse has no target rules: it accepts the line, or is still
+        // waiting for the rest of the head.
+        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. } | Verdict::Partial) => {
+            if request_target(buf).is_some_and(|t| t.iter().any(|&b| b > 0x7f)) {
+                Some(Difference::NonAsciiTarget)
+            } else {
+                Some(Difference::TargetForm)
+            }
         }
         (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
         (Verdict::Partial, None, Verdict::Reject) => {
