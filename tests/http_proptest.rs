@@ -280,6 +280,8 @@ fn differential_fuzz_regressions() {
     let found: &[&[u8]] = &[
         // A target that is no form at all, in a head httparse is still reading.
         b"GET 1/echo HTTP/1.1\r\nHost: x\r\nUperade: websocket. 6\r\nCo7nnection: Upgrade\r\nSec-W",
+        // A bare LF after skipped empty lines.
+        b"\r\n\r\n\n",
     ];
     for input in found {
         differential::check_against_httparse(input).unwrap();

@@ -99,21 +99,13 @@ pub fn theirs(buf: &[u8]) -> Verdict {
     }
 }
 
-/// The head part of `buf`: up to the first empty line, or all of it.
-fn head_region(buf: &[u8]) -> &[u8] {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |i| i + 4);
-    &buf[..end]
-}
-
-fn has_bare_lf(buf: &[u8]) -> bool {
-    let region = head_region(buf);
-    region
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || region[i - 1] != b'\r'))
+/// Whether `buf` holds a line end that is not CRLF: a bare LF or a lone CR.
+fn has_bare_line_end(buf: &[u8]) -> bool {
+    buf.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || buf[i - 1] != b'\r',
+        b'\r' => buf.get(i + 1).is_some_and(|&next| next != b'\n'),
+        _ => false,
+    })
 }
 
 /// The request-target of the first non-empty line, if it has one.
@@ -135,7 +127,7 @@ pub fn explain(
     use ParseError::*;
     match (our, err, their) {
         // httparse accepts a bare LF where we stop with an error.
-        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_lf(buf) => Some(Difference::BareLf),
+        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => Some(Difference::BareLf),
         (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
         (
             Verdict::Reject,
