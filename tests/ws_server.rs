@@ -240,3 +240,63 @@ async fn chat_members_see_each_other_and_joins_and_leaves() {
         "{joined}"
     );
 }
+
+#[tokio::test]
+async fn client_keeps_a_frame_sent_with_the_101() {
+    let (ours, mut theirs) = tokio::io::duplex(4096);
+    let fake_server = tokio::spawn(async move {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            theirs.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap()
+            .to_string();
+        // The 101 and a first text frame "hi" in a single write.
+        let mut answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n\r\n",
+            ws::accept_key(key.as_bytes())
+        )
+        .into_bytes();
+        answer.extend_from_slice(&[0x81, 0x02, b'h', b'i']);
+        theirs.write_all(&answer).await.unwrap();
+        theirs
+    });
+    let mut socket = ws::client_handshake(ours, "t", "/", &ClientConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        within("first frame", socket.recv()).await.unwrap().unwrap(),
+        Message::Text("hi".into())
+    );
+    drop(fake_server.await.unwrap());
+}
+
+#[tokio::test]
+async fn chat_refuses_binary_with_1003() {
+    let server = support::start(app::router(), support::quick_config()).await;
+    let mut ada = ws::connect(
+        &format!("ws://{}/chat?nick=ada", server.addr),
+        &ClientConfig::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ada.recv().await.unwrap().unwrap(),
+        Message::Text("* ada joined".into())
+    );
+    ada.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    let msg = within("close", ada.recv()).await;
+    let Some(Ok(Message::Close(Some(frame)))) = msg else {
+        panic!("expected a close, got {msg:?}");
+    };
+    assert_eq!(frame.code, 1003);
+}
