@@ -209,3 +209,42 @@ where
     )
 }
 // ANCHOR_END: client_handshake
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = WsUrl::parse("ws://127.0.0.1:9001/runCase?case=1&agent=x").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 9001, "/runCase?case=1&agent=x")
+        );
+        assert_eq!(u.host_header(), "127.0.0.1:9001");
+        let u = WsUrl::parse("ws://example.org").unwrap();
+        assert_eq!(
+            (u.port, u.path.as_str(), u.host_header().as_str()),
+            (80, "/", "example.org")
+        );
+        let u = WsUrl::parse("ws://[::1]:8080?x").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("[::1]", 8080, "/?x")
+        );
+        assert_eq!(WsUrl::parse("ws://[::1]").unwrap().port, 80);
+        for bad in [
+            "wss://example.org/",
+            "http://x/",
+            "ws://",
+            "ws://:80/",
+            "ws://h:99999/",
+            "ws://u@h/",
+        ] {
+            assert!(
+                matches!(WsUrl::parse(bad), Err(ConnectError::InvalidUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+}
