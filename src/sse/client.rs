@@ -45,6 +45,10 @@ pub struct ClientConfig {
     /// Give up after this many reconnection attempts in a row that failed
     /// to connect. `None` (the default, as in browsers) keeps trying.
     pub max_failed_attempts: Option<u32>,
+    /// The last event ID to start from, sent with the very first request:
+    /// for a client that stored its place. `None` (a first visit) by
+    /// default.
+    pub last_event_id: Option<String>,
     /// Memory limits for the event-stream parser.
     pub parser: ParserConfig,
     /// Limits for the response head (and chunk lines).
@@ -58,6 +62,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             idle_timeout: None,
             max_failed_attempts: None,
+            last_event_id: None,
             parser: ParserConfig::default(),
             limits: Limits::default(),
         }
@@ -219,9 +224,13 @@ impl EventSource {
     }
 
     async fn start(target: Target, config: ClientConfig) -> Result<EventSource, ClientError> {
+        let mut parser = EventStreamParser::with_config(config.parser);
+        if let Some(id) = &config.last_event_id {
+            parser.set_last_event_id(id);
+        }
         let mut source = EventSource {
             target,
-            parser: EventStreamParser::with_config(config.parser),
+            parser,
             config,
             conn: None,
             reconnect_at: None,

@@ -223,7 +223,7 @@ mod tests {
     #[tokio::test]
     async fn retry_hint_comes_first_without_an_empty_line() {
         let hub = Hub::new(HubConfig::default());
-        let sub = hub.subscribe(None);
+        let sub = hub.subscribe(Some("0"));
         hub.publish(Event::new("a")).unwrap();
         let (client, server) = tokio::io::duplex(4096);
         let (r, w) = tokio::io::split(server);
