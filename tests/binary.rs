@@ -41,17 +41,35 @@ fn binary_prints_its_address_and_serves() {
     stream.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reply}");
 
+    // One log line per connection: wait for both (the server writes each
+    // once the connection has ended on its side), then stop it.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut connection_lines = Vec::new();
+    while connection_lines.len() < 2 {
+        let line = lines_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a log line per connection");
+        if line.contains("connection closed") {
+            connection_lines.push(line);
+        }
+    }
+    assert!(
+        connection_lines.iter().all(|l| l.contains("peer")),
+        "{connection_lines:?}"
+    );
     child.kill().unwrap();
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
     child.wait().unwrap();
-    // One log line per connection.
-    assert_eq!(logs.matches("connection closed").count(), 2, "{logs}");
+    let rest: Vec<String> = lines_rx.try_iter().collect();
+    assert!(
+        !rest.iter().any(|l| l.contains("connection closed")),
+        "only two connections were made: {rest:?}"
+    );
 }
 
 #[test]
@@ -62,4 +80,50 @@ fn bad_arguments_exit_with_usage() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
+}
+
+#[test]
+fn ctrl_c_shuts_the_server_down() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_string();
+    // An idle keep-alive connection must not hold the shutdown up.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 15];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK");
+
+    // What Ctrl-C sends.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "did not exit"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(TcpStream::connect(&addr).is_err(), "the port is closed");
 }

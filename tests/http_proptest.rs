@@ -4,12 +4,20 @@
 //!     generated fields, whatever byte boundaries the input arrives at;
 //! (b) differential: on arbitrary bytes and on mutated valid heads, our
 //!     parser and `httparse` agree on accept/reject and on every field,
-//!     except for the deliberate differences listed in [`Difference`].
+//!     except for the deliberate differences listed in
+//!     `support/differential.rs`.
 //!
 //! `PROPTEST_CASES` sets the number of cases (CI runs 10,000).
 
 use proptest::prelude::*;
-use realtime_events::http::{Limits, ParseError, RequestParser, Status, Version};
+use realtime_events::http::{RequestParser, Status, Version};
+
+#[path = "support/differential.rs"]
+mod differential;
+
+fn check_against_httparse(buf: &[u8]) -> Result<(), TestCaseError> {
+    differential::check_against_httparse(buf).map_err(TestCaseError::fail)
+}
 
 // ---------------------------------------------------------------------
 // Generators, straight from the grammar.
@@ -173,161 +181,6 @@ proptest! {
 // ---------------------------------------------------------------------
 // (b) Differential testing against httparse.
 
-// ANCHOR: differences
-/// Where our parser and httparse are allowed to disagree, each for a
-/// reason in the RFCs. Every disagreement the differential test finds
-/// must be one of these, checked against the input that caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Difference {
-    /// RFC 9112 §2.2 lets a recipient accept a bare LF as a line end;
-    /// httparse does, we refuse it (two parsers disagreeing on line ends
-    /// is a smuggling vector).
-    BareLf,
-    /// RFC 9112 §3.2: a server must answer 400 to HTTP/1.1 without exactly
-    /// one Host. httparse parses syntax only.
-    HostRule,
-    /// RFC 9112 §6: body framing (Content-Length values, Transfer-Encoding
-    /// codings, both at once) is checked with the head. httparse leaves it
-    /// to its caller.
-    Framing,
-    /// RFC 9112 §3.2: the target's form must fit the method (`*` only for
-    /// OPTIONS, authority-form only for CONNECT). httparse does not check.
-    TargetForm,
-    /// RFC 9112 §3.2 / RFC 3986: a request-target is visible ASCII; we
-    /// refuse raw bytes over 0x7F, which httparse lets through.
-    NonAsciiTarget,
-    /// Our limits (method length; see `Limits`) have no httparse twin.
-    Limit,
-}
-// ANCHOR_END: differences
-
-#[derive(Debug, PartialEq)]
-enum Verdict {
-    Accept {
-        method: String,
-        target: String,
-        version: u8,
-        headers: Vec<(String, Vec<u8>)>,
-        len: usize,
-    },
-    Partial,
-    Reject,
-}
-
-fn ours(buf: &[u8]) -> (Verdict, Option<ParseError>) {
-    match RequestParser::new(Limits::default()).parse(buf) {
-        Ok(Status::Complete(index)) => {
-            let head = index.view(buf);
-            let verdict = Verdict::Accept {
-                method: head.method().to_string(),
-                target: head.target().to_string(),
-                version: if head.version() == Version::Http11 {
-                    1
-                } else {
-                    0
-                },
-                headers: head
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_vec()))
-                    .collect(),
-                len: index.len(),
-            };
-            (verdict, None)
-        }
-        Ok(Status::Partial) => (Verdict::Partial, None),
-        Err(err) => (Verdict::Reject, Some(err)),
-    }
-}
-
-fn theirs(buf: &[u8]) -> Verdict {
-    let mut headers = [httparse::EMPTY_HEADER; 100];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => Verdict::Accept {
-            method: req.method.unwrap_or_default().to_string(),
-            target: req.path.unwrap_or_default().to_string(),
-            version: req.version.unwrap_or_default(),
-            headers: req
-                .headers
-                .iter()
-                .map(|h| (h.name.to_string(), h.value.to_vec()))
-                .collect(),
-            len,
-        },
-        Ok(httparse::Status::Partial) => Verdict::Partial,
-        Err(_) => Verdict::Reject,
-    }
-}
-
-/// The head part of `buf`: up to the first empty line, or all of it.
-fn head_region(buf: &[u8]) -> &[u8] {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |i| i + 4);
-    &buf[..end]
-}
-
-fn has_bare_lf(buf: &[u8]) -> bool {
-    let region = head_region(buf);
-    region
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || region[i - 1] != b'\r'))
-}
-
-/// Which listed difference explains this disagreement, if any.
-fn explain(
-    buf: &[u8],
-    our: &Verdict,
-    err: Option<&ParseError>,
-    their: &Verdict,
-) -> Option<Difference> {
-    use ParseError::*;
-    match (our, err, their) {
-        // httparse accepts a bare LF where we stop with an error.
-        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_lf(buf) => Some(Difference::BareLf),
-        (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
-        (
-            Verdict::Reject,
-            Some(
-                InvalidContentLength
-                | ContentLengthWithTransferEncoding
-                | InvalidTransferEncoding
-                | UnsupportedTransferEncoding
-                | BodyTooLarge,
-            ),
-            Verdict::Accept { .. },
-        ) => Some(Difference::Framing),
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { target, .. })
-            if target.bytes().any(|b| b > 0x7f) =>
-        {
-            Some(Difference::NonAsciiTarget)
-        }
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. }) => {
-            Some(Difference::TargetForm)
-        }
-        (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
-        _ => None,
-    }
-}
-
-fn check_against_httparse(buf: &[u8]) -> Result<(), TestCaseError> {
-    let (our, err) = ours(buf);
-    let their = theirs(buf);
-    if our == their {
-        return Ok(());
-    }
-    match explain(buf, &our, err.as_ref(), &their) {
-        Some(_) => Ok(()),
-        None => Err(TestCaseError::fail(format!(
-            "unexplained disagreement on {:?}\n ours:   {our:?} ({err:?})\n theirs: {their:?}",
-            String::from_utf8_lossy(buf)
-        ))),
-    }
-}
-
 /// One edit to a valid head.
 #[derive(Debug, Clone)]
 enum Mutation {
@@ -418,5 +271,22 @@ proptest! {
     fn differential_mutated_heads(wire in differential_head(), mutations in proptest::collection::vec(mutation(), 1..4)) {
         check_against_httparse(&wire)?;
         check_against_httparse(&apply(wire, &mutations))?;
+    }
+}
+
+/// Inputs the fuzzer (`http_differential`) found; each stays a test.
+#[test]
+fn differential_fuzz_regressions() {
+    let found: &[&[u8]] = &[
+        // A target that is no form at all, in a head httparse is still reading.
+        b"GET 1/echo HTTP/1.1\r\nHost: x\r\nUperade: websocket. 6\r\nCo7nnection: Upgrade\r\nSec-W",
+        // A bare LF after skipped empty lines.
+        b"\r\n\r\n\n",
+    ];
+    for input in found {
+        differential::check_against_httparse(input).unwrap();
+        let mut terminated = input.to_vec();
+        terminated.extend_from_slice(b"\r\n\r\n");
+        differential::check_against_httparse(&terminated).unwrap();
     }
 }

@@ -88,7 +88,9 @@ fuzz_target!(|data: &[u8]| {
         let mut parser = EventStreamParser::new();
         let mut items = Vec::new();
         for chunk in stream.chunks(size) {
-            parser.feed(chunk, &mut items).expect("within default limits");
+            parser
+                .feed(chunk, &mut items)
+                .expect("within default limits");
         }
         assert_eq!(items, expected);
     }

@@ -137,6 +137,12 @@ impl HeadScanner {
                 return self.check_partial::<K>(buf).map(|()| Status::Partial);
             };
             let cr = self.pos + found;
+            // Apply the limits to the bytes before this line end first, so
+            // the answer is the same whether the head came whole or byte by
+            // byte (the limit checks are monotone: checking the longest
+            // prefix a slow reader would have seen is enough).
+            let seen_before = if buf[cr] == b'\r' { cr + 1 } else { cr };
+            self.check_partial::<K>(&buf[..seen_before])?;
             // A line must end in CRLF: a bare LF or a lone CR is refused
             // (see the module docs), as soon as it is seen.
             match (buf[cr], buf.get(cr + 1)) {

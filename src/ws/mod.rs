@@ -1,1 +1,37 @@
-//! placeholder
+//! WebSockets (RFC 6455), written by hand.
+//!
+//! The module is layered so each piece can be read, tested and fuzzed on
+//! its own:
+//!
+//! - [`frame`]: the frame header codec (bytes ⇄ [`FrameHeader`]).
+//! - [`mask`]: the XOR masking clients apply to every payload.
+//! - [`utf8`]: incremental UTF-8 validation, so bad text fails fast.
+//! - [`close`]: close codes and the close frame payload.
+//! - [`message`]: the [`Message`] type applications see.
+//! - [`protocol`]: the sans-IO state machine ([`Reader`], [`Writer`],
+//!   [`Connection`]): fragmentation, control frames, limits, closing.
+//! - [`socket`]: the tokio shell, [`WebSocket`], over any upgraded stream.
+//! - [`handshake`]: the opening handshake (for now, [`accept_key`]).
+//!
+//! Nothing below `socket` does I/O: feed bytes in, get messages or a typed
+//! error (carrying the close code to send) out.
+
+pub mod close;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod protocol;
+pub mod socket;
+pub mod utf8;
+
+/// The buffer types the API speaks in, re-exported so callers (and the
+/// fuzz crate) need not depend on a matching `bytes` version themselves.
+pub use bytes::{Bytes, BytesMut};
+pub use frame::{FrameError, FrameHeader, Opcode};
+pub use handshake::accept_key;
+pub use mask::apply_mask;
+pub use message::{CloseFrame, Message};
+pub use protocol::{Connection, Limits, ProtocolError, Reader, Role, SendError, Writer};
+pub use socket::{Config, WebSocket, WsError, WsReader, WsWriter};
+pub use utf8::{Utf8Error, Utf8Validator};

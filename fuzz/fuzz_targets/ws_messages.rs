@@ -1,0 +1,59 @@
+//! Fuzzes the sans-IO message layer in the server role.
+//!
+//! The first few bytes choose chunk sizes; the rest is fed once whole and
+//! once cut into those chunks. Invariants: never a panic; errors carry only
+//! the documented close codes; and the messages, the error and the bytes
+//! we would write back are identical however the input was cut.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use realtime_events::ws::{BytesMut, Connection, Limits, Message, ProtocolError, Role};
+
+/// Small limits so the fuzzer can reach the 1009 paths.
+const LIMITS: Limits = Limits {
+    max_frame_size: 1 << 16,
+    max_message_size: 1 << 18,
+};
+
+type Outcome = (Vec<Message>, Option<ProtocolError>, Vec<u8>);
+
+fn run(body: &[u8], sizes: &[u8]) -> Outcome {
+    let mut conn = Connection::new(Role::Server, LIMITS);
+    let mut input = BytesMut::new();
+    let mut messages = Vec::new();
+    let mut written = Vec::new();
+    let mut rest = body;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let size = match sizes {
+            [] => rest.len(),
+            _ => 1 + usize::from(sizes[i % sizes.len()]),
+        };
+        i += 1;
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        input.extend_from_slice(chunk);
+        loop {
+            match conn.receive(&mut input) {
+                Ok(Some(m)) => messages.push(m),
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(matches!(e.close_code(), 1002 | 1007 | 1009), "{e:?}");
+                    written.extend_from_slice(conn.output_mut());
+                    return (messages, Some(e), written);
+                }
+            }
+            written.extend_from_slice(&conn.output_mut().split());
+        }
+        written.extend_from_slice(&conn.output_mut().split());
+    }
+    (messages, None, written)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (sizes, body) = data.split_at(data.len().min(4));
+    let whole = run(body, &[]);
+    let split = run(body, sizes);
+    assert_eq!(whole, split);
+});

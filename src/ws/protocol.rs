@@ -1,0 +1,656 @@
+//! The sans-IO WebSocket message layer: bytes in, messages out, and back.
+//!
+//! Nothing here touches a socket. A [`Reader`] is fed whatever bytes have
+//! arrived and turns them into complete [`Message`]s, enforcing every rule
+//! of RFC 6455 that a receiver must check. A [`Writer`] turns messages into
+//! frames in an output buffer and keeps the closing handshake state. A
+//! [`Connection`] glues the two together the way a real endpoint needs
+//! (answer pings, echo a close, send a close on a protocol error), so a shell
+//! only has to move bytes: feed input, take events, write the output.
+//!
+//! Payloads are processed *as they stream in*: a frame's header is checked
+//! against the limits before any of its payload is buffered, and text is
+//! UTF-8 validated piece by piece, so a bad byte fails the connection the
+//! moment it arrives, even in the middle of a frame.
+
+use bytes::{Buf, BufMut, BytesMut};
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+
+use super::close::{self, is_valid_close_code, parse_close_payload, ClosePayloadError};
+use super::frame::{write_frame, FrameError, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
+use super::mask::apply_mask;
+use super::message::{CloseFrame, Message};
+use super::utf8::Utf8Validator;
+
+/// Which end of the connection we are. It decides masking (RFC 6455 §5.1):
+/// clients mask every frame they send, servers never do, and each side
+/// refuses frames that break that rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We accepted the connection.
+    Server,
+    /// We opened the connection.
+    Client,
+}
+
+/// Size limits for received data, so a peer cannot make us allocate at will.
+///
+/// Both are checked against frame headers *before* the payload is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest payload a single frame may declare.
+    pub max_frame_size: u64,
+    /// The largest reassembled data message (sum of its fragments).
+    pub max_message_size: u64,
+}
+
+impl Default for Limits {
+    /// 16 MiB per frame, 64 MiB per message.
+    ///
+    /// The Autobahn test suite sends single-frame messages of up to 16 MiB,
+    /// so that is the floor for a conforming default. Allowing messages of
+    /// several frames to grow to 64 MiB leaves room for fragmented streams
+    /// while still capping what one connection can pin in memory; servers
+    /// with many connections should lower both.
+    fn default() -> Self {
+        Limits {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// A rule of RFC 6455 the peer broke. The connection must be failed, after
+/// sending a close frame with [`ProtocolError::close_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// The frame header itself is malformed (1002).
+    Frame(FrameError),
+    /// RSV1–3 set although no extension was negotiated (1002).
+    ReservedBits,
+    /// A server got an unmasked frame: clients must mask (1002).
+    UnmaskedFrame,
+    /// A client got a masked frame: servers must not mask (1002).
+    MaskedFrame,
+    /// A control frame with FIN clear: control frames are never fragmented (1002).
+    FragmentedControl,
+    /// A control frame with more than 125 bytes of payload (1002).
+    ControlTooLong,
+    /// A continuation frame with no message in progress (1002).
+    UnexpectedContinuation,
+    /// A new text/binary frame while a fragmented message is in progress (1002).
+    ExpectedContinuation,
+    /// Text that is not UTF-8 (1007).
+    InvalidUtf8,
+    /// A frame larger than [`Limits::max_frame_size`] (1009).
+    FrameTooLarge {
+        /// The declared payload length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A message growing past [`Limits::max_message_size`] (1009).
+    MessageTooLarge {
+        /// The size the message would reach with this frame.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// An invalid close frame payload (1002, or 1007 for a non-UTF-8 reason).
+    InvalidClose(ClosePayloadError),
+}
+
+impl ProtocolError {
+    /// The status code to send in our close frame (RFC 6455 §7.4.1).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            ProtocolError::Frame(e) => e.close_code(),
+            ProtocolError::InvalidUtf8 => close::INVALID_PAYLOAD,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                close::MESSAGE_TOO_BIG
+            }
+            ProtocolError::InvalidClose(e) => e.close_code(),
+            ProtocolError::ReservedBits
+            | ProtocolError::UnmaskedFrame
+            | ProtocolError::MaskedFrame
+            | ProtocolError::FragmentedControl
+            | ProtocolError::ControlTooLong
+            | ProtocolError::UnexpectedContinuation
+            | ProtocolError::ExpectedContinuation => close::PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl From<FrameError> for ProtocolError {
+    fn from(e: FrameError) -> Self {
+        ProtocolError::Frame(e)
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Frame(e) => write!(f, "{e}"),
+            ProtocolError::ReservedBits => f.write_str("reserved bits set"),
+            ProtocolError::UnmaskedFrame => f.write_str("client frame not masked"),
+            ProtocolError::MaskedFrame => f.write_str("server frame masked"),
+            ProtocolError::FragmentedControl => f.write_str("fragmented control frame"),
+            ProtocolError::ControlTooLong => f.write_str("control frame payload over 125 bytes"),
+            ProtocolError::UnexpectedContinuation => f.write_str("continuation without a message"),
+            ProtocolError::ExpectedContinuation => f.write_str("new message before the last ended"),
+            ProtocolError::InvalidUtf8 => f.write_str("invalid UTF-8 in text"),
+            ProtocolError::FrameTooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds limit {max}")
+            }
+            ProtocolError::MessageTooLarge { len, max } => {
+                write!(f, "message of {len} bytes exceeds limit {max}")
+            }
+            ProtocolError::InvalidClose(ClosePayloadError::TooShort) => {
+                f.write_str("close payload of 1 byte")
+            }
+            ProtocolError::InvalidClose(ClosePayloadError::InvalidCode(c)) => {
+                write!(f, "invalid close code {c}")
+            }
+            ProtocolError::InvalidClose(ClosePayloadError::InvalidReason) => {
+                f.write_str("close reason not UTF-8")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// We already sent a close frame; RFC 6455 §5.5.1 forbids sending more.
+    Closed,
+    /// A ping/pong payload over 125 bytes or a close reason over 123 bytes.
+    ControlTooLong,
+    /// A close code that may not appear on the wire (e.g. 1005, 1006).
+    InvalidCloseCode(u16),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed => f.write_str("close frame already sent"),
+            SendError::ControlTooLong => f.write_str("control frame payload too long"),
+            SendError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Where the reader is within the current frame.
+#[derive(Debug, Clone, Copy)]
+enum ReadState {
+    /// Waiting for (the rest of) a frame header.
+    Header,
+    /// Inside a frame's payload.
+    Payload {
+        header: FrameHeader,
+        /// Payload bytes still to come.
+        remaining: u64,
+        /// Payload bytes already seen, for unmasking in pieces.
+        offset: usize,
+    },
+}
+
+/// A data message being reassembled from its fragments.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    data: BytesMut,
+    utf8: Utf8Validator,
+}
+
+/// The receiving half of the protocol: bytes in, messages out.
+#[derive(Debug)]
+pub struct Reader {
+    role: Role,
+    limits: Limits,
+    state: ReadState,
+    partial: Option<Partial>,
+    /// The payload of the control frame being read (at most 125 bytes).
+    control: BytesMut,
+    /// A close frame was received or an error occurred: nothing more to read.
+    closed: bool,
+}
+
+// ANCHOR: reassemble
+impl Reader {
+    /// A reader for our `role`, refusing data beyond `limits`.
+    pub fn new(role: Role, limits: Limits) -> Self {
+        Reader {
+            role,
+            limits,
+            state: ReadState::Header,
+            partial: None,
+            control: BytesMut::new(),
+            closed: false,
+        }
+    }
+
+    /// Has the reader finished, by receiving a close frame or an error?
+    /// From then on every input byte is discarded.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Consumes bytes from the front of `input` and returns the next complete
+    /// message or control frame, `Ok(None)` if more input is needed (in which
+    /// case all of `input` that could be used has been consumed; at most an
+    /// incomplete header of < 14 bytes is left), or the first protocol error.
+    ///
+    /// Call it again after each message: `input` may hold more.
+    pub fn receive(&mut self, input: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
+        let result = self.receive_inner(input);
+        if result.is_err() {
+            self.closed = true;
+            self.partial = None;
+            self.control.clear();
+            input.clear();
+        }
+        result
+    }
+
+    fn receive_inner(&mut self, input: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
+        loop {
+            if self.closed {
+                input.clear();
+                return Ok(None);
+            }
+            if let ReadState::Header = self.state {
+                let Some((header, consumed)) = FrameHeader::decode(input)? else {
+                    return Ok(None);
+                };
+                self.start_frame(&header)?;
+                input.advance(consumed);
+                self.state = ReadState::Payload {
+                    header,
+                    remaining: header.payload_len,
+                    offset: 0,
+                };
+            }
+            let ReadState::Payload {
+                header,
+                remaining,
+                offset,
+            } = self.state
+            else {
+                continue;
+            };
+            // Take whatever part of the payload has arrived.
+            let take = usize::try_from(remaining)
+                .unwrap_or(usize::MAX)
+                .min(input.len());
+            let mut chunk = input.split_to(take);
+            if let Some(key) = header.mask {
+                apply_mask(&mut chunk, key, offset);
+            }
+            let remaining = remaining - take as u64;
+            self.state = ReadState::Payload {
+                header,
+                remaining,
+                offset: offset.wrapping_add(take),
+            };
+            if header.opcode.is_control() {
+                self.control.extend_from_slice(&chunk);
+            } else {
+                self.data_chunk(chunk)?;
+            }
+            if remaining > 0 {
+                return Ok(None); // input is exhausted
+            }
+            self.state = ReadState::Header;
+            if header.opcode.is_control() {
+                return self.finish_control(header.opcode).map(Some);
+            }
+            if header.fin {
+                return self.finish_message().map(Some);
+            }
+        }
+    }
+
+    /// Checks a header against the rules before any payload is accepted.
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        if h.rsv1 || h.rsv2 || h.rsv3 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControl);
+            }
+            if h.payload_len > MAX_CONTROL_PAYLOAD as u64 {
+                return Err(ProtocolError::ControlTooLong);
+            }
+            self.control.clear();
+            return Ok(());
+        }
+        if h.payload_len > self.limits.max_frame_size {
+            return Err(ProtocolError::FrameTooLarge {
+                len: h.payload_len,
+                max: self.limits.max_frame_size,
+            });
+        }
+        let so_far = match (&self.partial, h.opcode) {
+            (None, Opcode::Continuation) => return Err(ProtocolError::UnexpectedContinuation),
+            (Some(_), Opcode::Text | Opcode::Binary) => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
+            (Some(p), _) => p.data.len() as u64,
+            (None, _) => 0,
+        };
+        let len = so_far.saturating_add(h.payload_len);
+        if len > self.limits.max_message_size {
+            return Err(ProtocolError::MessageTooLarge {
+                len,
+                max: self.limits.max_message_size,
+            });
+        }
+        if self.partial.is_none() {
+            self.partial = Some(Partial {
+                text: h.opcode == Opcode::Text,
+                data: BytesMut::new(),
+                utf8: Utf8Validator::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a piece of payload to the message, validating text on the way.
+    fn data_chunk(&mut self, chunk: BytesMut) -> Result<(), ProtocolError> {
+        let Some(p) = self.partial.as_mut() else {
+            return Ok(()); // start_frame guarantees a message; nothing to add to
+        };
+        if p.text {
+            p.utf8
+                .feed(&chunk)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        p.data.unsplit(chunk);
+        Ok(())
+    }
+
+    fn finish_message(&mut self) -> Result<Message, ProtocolError> {
+        let Some(mut p) = self.partial.take() else {
+            return Err(ProtocolError::UnexpectedContinuation);
+        };
+        if !p.text {
+            return Ok(Message::Binary(p.data.freeze()));
+        }
+        p.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        // Already validated; std checks once more since we forbid `unsafe`.
+        String::from_utf8(Vec::from(p.data))
+            .map(Message::Text)
+            .map_err(|_| ProtocolError::InvalidUtf8)
+    }
+
+    fn finish_control(&mut self, opcode: Opcode) -> Result<Message, ProtocolError> {
+        let payload = self.control.split().freeze();
+        Ok(match opcode {
+            Opcode::Ping => Message::Ping(payload),
+            Opcode::Pong => Message::Pong(payload),
+            _ => {
+                let frame = parse_close_payload(&payload).map_err(ProtocolError::InvalidClose)?;
+                self.closed = true;
+                Message::Close(frame)
+            }
+        })
+    }
+}
+// ANCHOR_END: reassemble
+
+/// Masking keys for the client role.
+///
+/// RFC 6455 §5.3 wants keys an attacker (a script running in the page)
+/// cannot predict. `RandomState` is seeded from the operating system's
+/// random source once per thread, and SipHash keyed with that seed turns a
+/// simple counter into unpredictable output. That is not a CSPRNG with
+/// formal guarantees, but masking only has to defeat cache-poisoning byte
+/// patterns chosen in advance, not a cryptanalyst, and it needs no extra
+/// dependency.
+#[derive(Debug)]
+struct MaskKeys {
+    seed: RandomState,
+    counter: u64,
+}
+
+impl MaskKeys {
+    fn new() -> Self {
+        MaskKeys {
+            seed: RandomState::new(),
+            counter: 0,
+        }
+    }
+
+    fn next_key(&mut self) -> [u8; 4] {
+        self.counter = self.counter.wrapping_add(1);
+        let h = self.seed.hash_one(self.counter).to_le_bytes();
+        [h[0], h[1], h[2], h[3]]
+    }
+}
+
+/// The sending half of the protocol: messages in, frame bytes out, plus the
+/// closing handshake state.
+#[derive(Debug)]
+pub struct Writer {
+    role: Role,
+    output: BytesMut,
+    close_sent: bool,
+    keys: MaskKeys,
+}
+
+impl Writer {
+    /// A writer for our `role` (clients mask, servers don't).
+    pub fn new(role: Role) -> Self {
+        Writer {
+            role,
+            output: BytesMut::new(),
+            close_sent: false,
+            keys: MaskKeys::new(),
+        }
+    }
+
+    // ANCHOR: encode_message
+    /// Encodes `msg` as one frame at the end of the output buffer.
+    ///
+    /// Sending a close marks the writer closed; any later send fails with
+    /// [`SendError::Closed`].
+    pub fn send(&mut self, msg: &Message) -> Result<(), SendError> {
+        if self.close_sent {
+            return Err(SendError::Closed);
+        }
+        match msg {
+            Message::Text(s) => self.frame(Opcode::Text, s.as_bytes()),
+            Message::Binary(b) => self.frame(Opcode::Binary, b),
+            Message::Ping(p) | Message::Pong(p) if p.len() > MAX_CONTROL_PAYLOAD => {
+                return Err(SendError::ControlTooLong)
+            }
+            Message::Ping(p) => self.frame(Opcode::Ping, p),
+            Message::Pong(p) => self.frame(Opcode::Pong, p),
+            Message::Close(None) => {
+                self.frame(Opcode::Close, &[]);
+                self.close_sent = true;
+            }
+            Message::Close(Some(c)) => {
+                if !is_valid_close_code(c.code) {
+                    return Err(SendError::InvalidCloseCode(c.code));
+                }
+                if c.reason.len() > close::MAX_REASON_LEN {
+                    return Err(SendError::ControlTooLong);
+                }
+                let mut payload = BytesMut::with_capacity(2 + c.reason.len());
+                payload.put_u16(c.code);
+                payload.put_slice(c.reason.as_bytes());
+                self.frame(Opcode::Close, &payload);
+                self.close_sent = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.keys.next_key()),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        write_frame(&mut self.output, &header, payload);
+    }
+    // ANCHOR_END: encode_message
+
+    // ANCHOR: respond
+    /// Queues the automatic answer to a received message, if it needs one:
+    /// a pong with the same payload for a ping (§5.5.2), and for a close a
+    /// close echoing its status code, which completes the closing handshake
+    /// (§5.5.1). Nothing is sent once our own close has gone out.
+    pub fn respond(&mut self, received: &Message) {
+        if self.close_sent {
+            return;
+        }
+        let reply = match received {
+            Message::Ping(p) => Message::Pong(p.clone()),
+            Message::Close(frame) => Message::Close(frame.as_ref().map(|f| CloseFrame {
+                code: f.code,
+                reason: String::new(),
+            })),
+            _ => return,
+        };
+        // Cannot fail: the reader only yields valid control frames.
+        let _ = self.send(&reply);
+    }
+
+    /// Queues the close frame that fails the connection after `error`.
+    pub fn fail(&mut self, error: &ProtocolError) {
+        if self.close_sent {
+            return;
+        }
+        let mut reason = error.to_string();
+        truncate_at_char(&mut reason, close::MAX_REASON_LEN);
+        let _ = self.send(&Message::Close(Some(CloseFrame {
+            code: error.close_code(),
+            reason,
+        })));
+    }
+    // ANCHOR_END: respond
+
+    /// Have we sent (queued) our close frame?
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// The bytes waiting to be written to the peer.
+    pub fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// The output buffer, for a shell to `advance` past what it wrote.
+    pub fn output_mut(&mut self) -> &mut BytesMut {
+        &mut self.output
+    }
+
+    /// Takes all pending output bytes.
+    pub fn take_output(&mut self) -> BytesMut {
+        self.output.split()
+    }
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+// ANCHOR: connection
+/// A whole WebSocket endpoint, sans IO: a [`Reader`] and a [`Writer`] wired
+/// together the way RFC 6455 requires.
+///
+/// The shell's loop: append received bytes to an input buffer, call
+/// [`Connection::receive`] until it returns `Ok(None)`, write out
+/// [`Connection::output_mut`] after each call, and stop once
+/// [`Connection::is_closed`] says so (or on an error, after writing the
+/// close frame it queued).
+#[derive(Debug)]
+pub struct Connection {
+    reader: Reader,
+    writer: Writer,
+}
+
+impl Connection {
+    /// A fresh connection for `role` with the given receive `limits`.
+    pub fn new(role: Role, limits: Limits) -> Self {
+        Connection {
+            reader: Reader::new(role, limits),
+            writer: Writer::new(role),
+        }
+    }
+
+    /// Consumes input and returns the next message, like [`Reader::receive`],
+    /// while queueing the automatic replies: a pong for each ping, a close
+    /// echo for a close, a close with the right code for a protocol error.
+    /// After we sent a close, data and pings are dropped until the peer's
+    /// close arrives.
+    pub fn receive(&mut self, input: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
+        loop {
+            match self.reader.receive(input) {
+                Ok(Some(msg)) => {
+                    if self.writer.close_sent() && !matches!(msg, Message::Close(_)) {
+                        continue;
+                    }
+                    self.writer.respond(&msg);
+                    return Ok(Some(msg));
+                }
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    self.writer.fail(&e);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Queues `msg` for sending.
+    pub fn send(&mut self, msg: &Message) -> Result<(), SendError> {
+        self.writer.send(msg)
+    }
+
+    /// The bytes to write to the peer; `advance` it past what was written.
+    pub fn output_mut(&mut self) -> &mut BytesMut {
+        self.writer.output_mut()
+    }
+
+    /// Is the connection over: both closes exchanged, or failed? The shell
+    /// should write the remaining output, then drop the transport.
+    pub fn is_closed(&self) -> bool {
+        self.reader.is_closed() && self.writer.close_sent()
+    }
+
+    /// Splits into the two halves, for a shell that reads and writes from
+    /// different tasks (it then has to do the wiring `receive` does).
+    pub fn into_parts(self) -> (Reader, Writer) {
+        (self.reader, self.writer)
+    }
+}
+// ANCHOR_END: connection

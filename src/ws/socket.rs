@@ -1,0 +1,450 @@
+//! The tokio shell: a [`WebSocket`] over any already-upgraded byte stream.
+//!
+//! All protocol decisions are made by the sans-IO [`Reader`] and [`Writer`];
+//! this file only moves bytes between them and the stream.
+//!
+//! To let one task read while another writes, the stream is split in two
+//! and the write side (stream half + [`Writer`]) sits behind a
+//! `tokio::sync::Mutex` shared by both halves. The reading half needs it
+//! too, because answering pings and closes is part of reading. We chose a
+//! shared mutex over a channel from reader to writer because it keeps
+//! backpressure simple: every send waits until its bytes are written, so
+//! nothing queues without bound. The lock is held for one message at a time.
+//!
+//! One refinement: if a ping arrives while the writer is busy (say, pushing
+//! a large message to a peer that is slow to read), the reader must not
+//! wait for the lock, or both ends could end up blocked writing to each
+//! other. It leaves the pong in a one-slot mailbox instead, and whoever
+//! holds the lock sends it after releasing. One slot is enough: RFC 6455
+//! §5.5.3 allows answering only the most recent ping.
+
+use bytes::{Buf, Bytes, BytesMut};
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::Mutex;
+
+use super::message::{CloseFrame, Message};
+use super::protocol::{Limits, ProtocolError, Reader, Role, SendError, Writer};
+
+/// Settings for a [`WebSocket`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Size limits for what the peer sends us.
+    pub limits: Limits,
+    /// How many bytes to ask the stream for per read. Together with the
+    /// limits this bounds the memory one connection uses.
+    pub read_chunk: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            read_chunk: 16 * 1024,
+        }
+    }
+}
+
+/// Everything that can go wrong on a [`WebSocket`].
+#[derive(Debug)]
+pub enum WsError {
+    /// The peer broke the protocol; we sent it a close frame with
+    /// [`ProtocolError::close_code`] and the connection is over.
+    Protocol(ProtocolError),
+    /// The message could not be sent (e.g. after the close handshake).
+    Send(SendError),
+    /// The underlying stream failed.
+    Io(io::Error),
+    /// The stream ended without a closing handshake.
+    UnexpectedEof,
+}
+
+impl fmt::Display for WsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WsError::Protocol(e) => write!(f, "protocol error: {e}"),
+            WsError::Send(e) => write!(f, "cannot send: {e}"),
+            WsError::Io(e) => write!(f, "I/O error: {e}"),
+            WsError::UnexpectedEof => f.write_str("connection closed without a close frame"),
+        }
+    }
+}
+
+impl std::error::Error for WsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WsError::Protocol(e) => Some(e),
+            WsError::Send(e) => Some(e),
+            WsError::Io(e) => Some(e),
+            WsError::UnexpectedEof => None,
+        }
+    }
+}
+
+impl From<io::Error> for WsError {
+    fn from(e: io::Error) -> Self {
+        WsError::Io(e)
+    }
+}
+
+impl From<SendError> for WsError {
+    fn from(e: SendError) -> Self {
+        WsError::Send(e)
+    }
+}
+
+/// The write side, shared by both halves.
+struct WriteSide<S> {
+    io: WriteHalf<S>,
+    core: Writer,
+}
+
+impl<S: AsyncRead + AsyncWrite> WriteSide<S> {
+    /// Writes out everything the core has queued. Bytes are only removed
+    /// from the queue once written, so a cancelled flush loses nothing.
+    async fn flush(&mut self) -> io::Result<()> {
+        while !self.core.output().is_empty() {
+            let n = self.io.write(self.core.output()).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.core.output_mut().advance(n);
+        }
+        self.io.flush().await
+    }
+}
+
+struct Shared<S> {
+    write: Mutex<WriteSide<S>>,
+    /// Mirrors `Writer::close_sent` so the reader can check it without
+    /// taking the lock for every data message.
+    close_sent: AtomicBool,
+    /// The payload of a ping not yet answered because the lock was busy.
+    pending_pong: std::sync::Mutex<Option<Bytes>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Shared<S> {
+    fn take_pending_pong(&self) -> Option<Bytes> {
+        // A poisoned lock only means another thread panicked; the slot is fine.
+        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
+        slot.take()
+    }
+
+    fn leave_pong(&self, payload: Bytes) {
+        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = Some(payload);
+    }
+
+    /// Called after releasing the write lock: answers a ping the reader
+    /// left while we held it.
+    async fn send_pending_pong(&self) -> io::Result<()> {
+        while let Some(payload) = self.take_pending_pong() {
+            let mut w = self.write.lock().await;
+            w.core.respond(&Message::Ping(payload));
+            w.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A WebSocket connection over the stream `S`, in either role.
+pub struct WebSocket<S> {
+    reader: WsReader<S>,
+    writer: WsWriter<S>,
+}
+
+/// The receiving half of a split [`WebSocket`]. It still answers pings and
+/// closes, through the write side it shares with [`WsWriter`].
+pub struct WsReader<S> {
+    io: ReadHalf<S>,
+    core: Reader,
+    buf: BytesMut,
+    read_chunk: usize,
+    shared: Arc<Shared<S>>,
+    done: bool,
+}
+
+/// The sending half of a split [`WebSocket`]. Clones share the connection;
+/// each message is written whole, so clones never interleave frames.
+pub struct WsWriter<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for WsWriter<S> {
+    fn clone(&self) -> Self {
+        WsWriter {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S> fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket").finish_non_exhaustive()
+    }
+}
+
+impl<S> fmt::Debug for WsReader<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsReader")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> fmt::Debug for WsWriter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsWriter").finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream on which the opening handshake is already done.
+    ///
+    /// `leftover` holds any bytes the HTTP layer read past the end of the
+    /// handshake: they are the start of the first frame, so they are
+    /// processed before anything is read from `stream`.
+    pub fn from_upgraded(stream: S, role: Role, config: Config, leftover: BytesMut) -> Self {
+        let (read_io, write_io) = tokio::io::split(stream);
+        let shared = Arc::new(Shared {
+            write: Mutex::new(WriteSide {
+                io: write_io,
+                core: Writer::new(role),
+            }),
+            close_sent: AtomicBool::new(false),
+            pending_pong: std::sync::Mutex::new(None),
+        });
+        WebSocket {
+            reader: WsReader {
+                io: read_io,
+                core: Reader::new(role, config.limits),
+                buf: leftover,
+                read_chunk: config.read_chunk.max(1),
+                shared: Arc::clone(&shared),
+                done: false,
+            },
+            writer: WsWriter { shared },
+        }
+    }
+
+    /// Waits for the next message. See [`WsReader::recv`].
+    pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
+        self.reader.recv().await
+    }
+
+    /// Sends a message, waiting until it is written. See [`WsWriter::send`].
+    pub async fn send(&mut self, msg: Message) -> Result<(), WsError> {
+        self.writer.send(msg).await
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes).
+    pub async fn ping(&mut self, payload: Bytes) -> Result<(), WsError> {
+        self.writer.ping(payload).await
+    }
+
+    /// Starts the closing handshake. See [`WsWriter::close`].
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), WsError> {
+        self.writer.close(code, reason).await
+    }
+
+    /// Splits into halves that can be moved to different tasks.
+    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+        (self.reader, self.writer)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    // ANCHOR: recv
+    /// Waits for the next message.
+    ///
+    /// Pings are answered and closes echoed before they are returned.
+    /// After a close (ours answered, or the answer to ours) the write side
+    /// is shut down and the next call returns `None`. On a protocol error
+    /// the close frame with the matching code is sent first, then the error
+    /// is returned, then `None`. Memory stays bounded: at most one read
+    /// chunk plus the message being reassembled (capped by [`Limits`]).
+    ///
+    /// Safe to use in `tokio::select!`: a cancelled call loses no input
+    /// bytes and no data message (only a close being answered at that very
+    /// moment, after which the connection is over anyway).
+    pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.core.receive(&mut self.buf) {
+                Ok(Some(msg)) => {
+                    if let Some(result) = self.handle(msg).await {
+                        return Some(result);
+                    }
+                }
+                Ok(None) => {
+                    self.buf.reserve(self.read_chunk);
+                    match self.io.read_buf(&mut self.buf).await {
+                        Ok(0) => {
+                            self.done = true;
+                            return Some(Err(WsError::UnexpectedEof));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(WsError::Io(e)));
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.done = true;
+                    let mut w = self.shared.write.lock().await;
+                    w.core.fail(&e);
+                    self.shared.close_sent.store(true, Ordering::Release);
+                    // The peer may already be gone; the error is what matters.
+                    let _ = w.flush().await;
+                    let _ = w.io.shutdown().await;
+                    return Some(Err(WsError::Protocol(e)));
+                }
+            }
+        }
+    }
+    // ANCHOR_END: recv
+
+    /// Does the automatic work for a received message; `None` means "drop it".
+    async fn handle(&mut self, msg: Message) -> Option<Result<Message, WsError>> {
+        match msg {
+            Message::Close(_) => {
+                self.done = true;
+                let mut w = self.shared.write.lock().await;
+                w.core.respond(&msg);
+                self.shared.close_sent.store(true, Ordering::Release);
+                // Handshake complete: flush our close and end the stream.
+                // A peer that hung up right after its close is not an error.
+                if let Err(e) = w.flush().await {
+                    tracing::debug!("writing close reply failed: {e}");
+                }
+                let _ = w.io.shutdown().await;
+                Some(Ok(msg))
+            }
+            // After our close, drop everything until the peer's close.
+            _ if self.shared.close_sent.load(Ordering::Acquire) => None,
+            Message::Ping(ref payload) => {
+                self.shared.leave_pong(payload.clone());
+                // If the writer is busy, it will send the pong when done.
+                if let Ok(mut w) = self.shared.write.try_lock() {
+                    if let Some(p) = self.shared.take_pending_pong() {
+                        w.core.respond(&Message::Ping(p));
+                    }
+                    if let Err(e) = w.flush().await {
+                        self.done = true;
+                        return Some(Err(WsError::Io(e)));
+                    }
+                }
+                Some(Ok(msg))
+            }
+            _ => Some(Ok(msg)),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
+    /// Sends a message and waits until it is written to the stream, so a
+    /// slow peer slows the sender down instead of filling a buffer.
+    ///
+    /// Sending a close starts the closing handshake; keep calling `recv`
+    /// on the reading side until it returns the peer's close (or `None`).
+    pub async fn send(&self, msg: Message) -> Result<(), WsError> {
+        let mut w = self.shared.write.lock().await;
+        w.core.send(&msg)?;
+        if matches!(msg, Message::Close(_)) {
+            self.shared.close_sent.store(true, Ordering::Release);
+        }
+        w.flush().await?;
+        drop(w);
+        self.shared.send_pending_pong().await?;
+        Ok(())
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes).
+    pub async fn ping(&self, payload: Bytes) -> Result<(), WsError> {
+        self.send(Message::Ping(payload)).await
+    }
+
+    /// Sends a close frame with `code` and `reason` (at most 123 bytes).
+    pub async fn close(&self, code: u16, reason: &str) -> Result<(), WsError> {
+        self.send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.to_owned(),
+        })))
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::frame::{write_frame, FrameHeader, Opcode};
+    use std::time::Duration;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Both halves, and the futures of their methods, can move to spawned
+    /// tasks (a chat server needs exactly that).
+    #[tokio::test]
+    async fn halves_and_futures_are_send() {
+        let (ours, _peer) = tokio::io::duplex(64);
+        let ws = WebSocket::from_upgraded(ours, Role::Server, Config::default(), BytesMut::new());
+        assert_send(&ws);
+        let (mut reader, writer) = ws.split();
+        assert_send(&reader.recv());
+        assert_send(&writer.send(Message::Text(String::new())));
+        assert_send(&writer);
+    }
+
+    #[tokio::test]
+    async fn ping_while_writer_busy_does_not_block_reader() {
+        let (ours, mut raw) = tokio::io::duplex(4096);
+        let ws = WebSocket::from_upgraded(ours, Role::Server, Config::default(), BytesMut::new());
+        let (mut reader, writer) = ws.split();
+        // Simulate a writer stuck mid-send.
+        let busy = writer.shared.write.lock().await;
+        let mut ping = BytesMut::new();
+        let header = FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode: Opcode::Ping,
+            mask: Some([1, 2, 3, 4]),
+            payload_len: 0,
+        };
+        write_frame(&mut ping, &header, b"hb");
+        raw.write_all(&ping).await.unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), reader.recv())
+            .await
+            .expect("the reader must not wait for the writer");
+        assert_eq!(
+            msg.unwrap().unwrap(),
+            Message::Ping(Bytes::from_static(b"hb"))
+        );
+        drop(busy);
+        // The writer's next send also delivers the pong left for it.
+        writer.send(Message::Text("x".into())).await.unwrap();
+        let mut buf = BytesMut::new();
+        let mut client = Reader::new(Role::Client, Limits::default());
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            raw.read_buf(&mut buf).await.unwrap();
+            while let Some(m) = client.receive(&mut buf).unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                Message::Text("x".into()),
+                Message::Pong(Bytes::from_static(b"hb"))
+            ]
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Every chapter's example runs: servers are started on port 0 and asked
+//! something; one-shot programs are run and their output checked.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// Where cargo put the example binaries (it builds them for `cargo test`).
+fn example(name: &str) -> Command {
+    let mut dir = std::env::current_exe().expect("test binary path");
+    dir.pop(); // deps/
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path: PathBuf = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example {name} not built at {}",
+        path.display()
+    );
+    Command::new(path)
+}
+
+/// A running example server; killed when dropped.
+struct Running {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a server example on port 0 and reads the address it prints.
+fn start_server(name: &str, extra: &[&str]) -> Running {
+    let mut child = example(name)
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start example");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("://")
+        .next()
+        .expect("a listening line")
+        .trim_end_matches('/')
+        .to_string();
+    Running { child, addr }
+}
+
+/// Sends a request and reads the whole answer (the request asks to close).
+pub fn http(addr: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn ch01_echo_server_echoes() {
+    let server = start_server("ch01_tcp_echo", &[]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.write_all(b"hello, stream").unwrap();
+    let mut back = [0u8; 13];
+    stream.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"hello, stream");
+}
+
+#[test]
+fn ch01_demo_shows_the_bytes_in_order() {
+    let out = example("ch01_tcp_echo").arg("--demo").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("echoed back: \"onetwothree\""), "{text}");
+}
+
+#[test]
+fn ch02_parser_demo_accepts_and_refuses() {
+    let out = example("ch02_parse_http").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("complete after 104 bytes: GET /ticker?symbol=ACME HTTP/1.1"),
+        "{text}"
+    );
+    assert!(text.contains("Last-Event-ID: 41"));
+    assert!(text.contains("Content-Length and Transfer-Encoding together (400 Bad Request)"));
+    assert!(
+        text.contains("only HTTP/1.0 and HTTP/1.1 are supported (505 HTTP Version Not Supported)")
+    );
+    assert!(text.contains("transfer-coding not implemented (501 Not Implemented)"));
+
+    let mut child = example("ch02_parse_http")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /x HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "complete after 19 bytes: GET /x HTTP/1.0\n    body framing: Empty"
+    );
+}
+
+#[test]
+fn ch03_server_routes_and_refuses() {
+    let server = start_server("ch03_hello_http", &[]);
+    let reply = http(
+        &server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nUser-Agent: tester\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("hello, tester\n"), "{reply}");
+    let reply = http(
+        &server.addr,
+        b"POST /reverse HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nstre\r\n4\r\nssed\r\n0\r\n\r\n",
+    );
+    assert!(reply.ends_with("\r\n\r\ndesserts"), "{reply}");
+    let reply = http(&server.addr, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+}
