@@ -5,7 +5,7 @@
 //! with its own data.
 //!
 //! One case = one seed. `SSE_RECONNECT_CASES` sets how many seeds run
-//! (default 16, so a local `cargo test` stays quick; CI runs thousands).
+//! (default 8, so a local `cargo test` stays quick; CI runs thousands).
 
 mod support;
 
@@ -29,7 +29,7 @@ fn cases() -> u32 {
     std::env::var("SSE_RECONNECT_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16)
+        .unwrap_or(8)
 }
 
 fn runtime() -> &'static tokio::runtime::Runtime {
