@@ -2,6 +2,9 @@
 //! chapters add them) the ticker stream, the echo and the chat endpoints.
 //! It lives in the library so tests can start exactly what users run.
 
+pub mod chat;
+pub mod echo;
+
 use crate::server::{Response, Router};
 
 /// The demo page, embedded in the binary: no front-end build step.
@@ -9,5 +12,9 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 
 /// The demo's routes.
 pub fn router() -> Router {
-    Router::new().get("/", |_req| async { Response::html(INDEX_HTML) })
+    let room = chat::Room::default();
+    Router::new()
+        .get("/", |_req| async { Response::html(INDEX_HTML) })
+        .get("/echo", echo::handle)
+        .get("/chat", move |req| chat::handle(req, room.clone()))
 }
