@@ -13,7 +13,8 @@
 # the plot to tutorial/src/img/ch12-results.svg (python3 benches/load/plot.py).
 #
 # Knobs (environment): CARGO_TARGET_DIR for the main crate, LOAD_TARGET_DIR
-# for this package, SECS (per measurement), ROUNDS (A B repetitions).
+# for this package, SECS (per measurement), ROUNDS (A B repetitions),
+# ONLY (a comma-separated subset of echo,fanout,idle; default all).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -25,6 +26,8 @@ if (( QUICK )); then
 else
   SECS=${SECS:-5}; ROUNDS=${ROUNDS:-2}; SUBS_LIST="1000 10000"; IDLE=${IDLE:-10000}
 fi
+ONLY=${ONLY:-echo,fanout,idle}
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 RATE=10          # fan-out events per second
 SIZE=64          # fan-out data bytes per event
 
@@ -111,8 +114,8 @@ echo_cmd() {
   esac
 }
 
-echo "==> WebSocket echo"
-for round in $(seq "$ROUNDS"); do
+want echo && echo "==> WebSocket echo"
+want echo && for round in $(seq "$ROUNDS"); do
   for server in $ECHO_SERVERS; do
     start_server $(echo_cmd "$server")
     record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS"
@@ -121,8 +124,8 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-echo "==> SSE fan-out"
-for subs in $SUBS_LIST; do
+want fanout && echo "==> SSE fan-out"
+want fanout && for subs in $SUBS_LIST; do
   for round in $(seq "$ROUNDS"); do
     for server in ours axum; do
       if [[ $server == ours ]]; then
@@ -136,8 +139,8 @@ for subs in $SUBS_LIST; do
   done
 done
 
-echo "==> memory per idle connection ($IDLE connections)"
-for round in $(seq "$ROUNDS"); do
+want idle && echo "==> memory per idle connection ($IDLE connections)"
+want idle && for round in $(seq "$ROUNDS"); do
   for server in $ECHO_SERVERS; do
     start_server $(echo_cmd "$server")
     record "idle_ws_$IDLE" "$server" idle-ws --url "ws://$SERVER_ADDR/echo" --conns "$IDLE" --pid "$SERVER_PID"

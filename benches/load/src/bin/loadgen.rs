@@ -249,58 +249,99 @@ fn sent_ns(data: &str) -> Option<u64> {
     data.split(' ').next()?.parse().ok()
 }
 
-/// SSE fan-out: `--subs` subscribers read `/events` for `--secs` once all
-/// are connected. Reports events delivered per second over all of them, the
-/// p99 delivery latency (send time in the event to parse time here), and
-/// the server's CPU time per delivered event over the same window.
+/// SSE fan-out: `--subs` subscribers read `/events`; once all are
+/// connected, a window of `--secs` is measured. Each subscriber reads from
+/// the moment it connects (so nothing piles up in its socket while the
+/// others connect), and only events *sent* inside the window count.
+/// Reports events delivered per second over all subscribers, the p50/p99
+/// delivery latency (send time in the event to parse time here), and the
+/// server's CPU time (from /proc) per delivered event over the window.
 async fn fanout(args: &[String]) -> Result<()> {
     let addr = arg(args, "--addr", "127.0.0.1:9003");
     let subs: usize = arg_num(args, "--subs", "1000");
     let secs: f64 = arg_num(args, "--secs", "5");
     let pid: u32 = arg_num(args, "--pid", "0");
 
-    let streams = open_many(subs, |_| open_event_stream(addr.clone())).await?;
-    let measuring = Arc::new(AtomicU64::new(0));
+    // The window, as send times in ns: [from, until); u64::MAX until set.
+    let from = Arc::new(AtomicU64::new(u64::MAX));
+    let until = Arc::new(AtomicU64::new(u64::MAX));
+    let connected = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
     let window = Duration::from_secs_f64(secs);
-    let end = Instant::now() + window + Duration::from_secs(1);
+    // Every reader stops by this instant, whatever happens.
+    let end = Instant::now() + CONNECT_DEADLINE + window + Duration::from_secs(2);
+    let gate = Arc::new(Semaphore::new(CONNECT_PARALLELISM));
     let mut tasks = Vec::with_capacity(subs);
-    for (mut stream, mut body) in streams {
-        let measuring = measuring.clone();
-        let delivered = delivered.clone();
+    for _ in 0..subs {
+        let permit = gate
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let (addr, from, until) = (addr.clone(), from.clone(), until.clone());
+        let (connected, failed, delivered) = (connected.clone(), failed.clone(), delivered.clone());
         tasks.push(tokio::spawn(async move {
+            let opened = tokio::time::timeout(CONNECT_DEADLINE, open_event_stream(addr)).await;
+            drop(permit);
+            let Ok(Ok((mut stream, mut body))) = opened else {
+                failed.fetch_add(1, Ordering::Relaxed);
+                return Vec::new();
+            };
+            connected.fetch_add(1, Ordering::Relaxed);
             let mut latencies = Vec::new();
             let mut count = 0u64;
             let mut record = |data: &str| {
-                if measuring.load(Ordering::Relaxed) == 1 {
+                let Some(sent) = sent_ns(data) else { return };
+                if sent >= from.load(Ordering::Relaxed) && sent < until.load(Ordering::Relaxed) {
                     count += 1;
-                    if let Some(sent) = sent_ns(data) {
-                        latencies.push(now_ns().saturating_sub(sent) / 1000);
-                    }
+                    latencies.push(now_ns().saturating_sub(sent) / 1000);
                 }
             };
             let first = std::mem::take(&mut body.first);
             let _ = body.feed(&first, &mut record);
             let mut buf = vec![0u8; 16 * 1024];
-            while let Ok(Ok(n)) = tokio::time::timeout_at(end.into(), stream.read(&mut buf)).await {
-                if n == 0 || measuring.load(Ordering::Relaxed) == 2 {
+            // Read until the window has closed and a second has passed for
+            // its last events to arrive (or the hard end).
+            loop {
+                let closed = until.load(Ordering::Relaxed);
+                if closed != u64::MAX && now_ns() > closed + 1_000_000_000 {
                     break;
                 }
-                if body.feed(&buf[..n], &mut record).is_err() {
-                    break;
+                let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf));
+                match read.await {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => {
+                        if body.feed(&buf[..n], &mut record).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) if Instant::now() >= end => break,
+                    Err(_) => {}
                 }
             }
             delivered.fetch_add(count, Ordering::Relaxed);
             latencies
         }));
     }
-    // All connected: measure a window of `secs`.
+    // Wait for every subscriber to be connected (or to have failed).
+    let deadline = Instant::now() + CONNECT_DEADLINE;
+    while connected.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < subs as u64 {
+        if Instant::now() >= deadline {
+            return Err("subscribers did not all connect in time".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed = failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        return Err(format!("{failed} of {subs} subscribers failed to connect"));
+    }
+    // Let the connect burst settle, then measure.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let cpu_start = cpu_ticks(pid);
-    let start = Instant::now();
-    measuring.store(1, Ordering::Relaxed);
+    from.store(now_ns(), Ordering::Relaxed);
     tokio::time::sleep(window).await;
-    measuring.store(2, Ordering::Relaxed);
-    let elapsed = start.elapsed().as_secs_f64();
+    until.store(now_ns(), Ordering::Relaxed);
     let cpu_ticks_used = cpu_ticks(pid).saturating_sub(cpu_start);
     let mut all = Vec::new();
     for task in tasks {
@@ -316,7 +357,7 @@ async fn fanout(args: &[String]) -> Result<()> {
     };
     println!(
         "events_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_event={:.0} delivered={} subs={}",
-        delivered as f64 / elapsed,
+        delivered as f64 / window.as_secs_f64(),
         quantile(&all, 0.50),
         quantile(&all, 0.99),
         cpu_ns_per_event,
