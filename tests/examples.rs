@@ -141,6 +141,44 @@ fn ch03_server_routes_and_refuses() {
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
 }
 
+#[test]
+fn ch04_ticker_streams_quotes_with_ids() {
+    let server = start_server("ch04_sse_ticker", &[]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /ticker HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("id: 2\ndata: {\"symbol\":") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Type: text/event-stream\r\n"));
+    assert!(text.contains("event: quote\nid: 1\n") || text.contains("event: quote\nid: 2\n"));
+}
+
+#[test]
+fn ch05_feed_resumes_without_gaps() {
+    let out = example("ch05_resumable_feed").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("-- dropped; reconnected (connection 2)"),
+        "{text}"
+    );
+    assert!(text.contains("id 30  tick: tick 30 ✓"), "{text}");
+    assert!(
+        text.contains("received ids 1..=30 exactly once, in order"),
+        "{text}"
+    );
+}
+
 /// Runs a one-shot example and returns its stdout, checking it exits 0.
 fn run_ok(name: &str) -> String {
     let out = example(name).output().unwrap();
@@ -271,6 +309,34 @@ fn ch10_client_talks_both_ways_with_binary() {
     assert!(text.contains("received binary: [de, ad, be, ef]"), "{text}");
     assert!(
         text.contains("server closed with Some(CloseFrame { code: 1000"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ch13_limits_answers_every_probe() {
+    let out = example("ch13_limits").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let answer = |probe: &str| {
+        text.lines()
+            .find(|l| l.starts_with(probe))
+            .and_then(|l| l.split("-> ").nth(1))
+            .map(|a| a[9..12].to_string())
+            .unwrap_or_else(|| panic!("no line for {probe}: {text}"))
+    };
+    assert_eq!(answer("an endless header line"), "431");
+    assert_eq!(answer("an endless chunk-size line"), "400");
+    assert_eq!(answer("a 200-byte target"), "414");
+    assert_eq!(answer("20 header fields"), "431");
+    assert_eq!(answer("a 1 GB Content-Length"), "413");
+    assert_eq!(answer("a body that never comes"), "408");
+    assert_eq!(answer("half a head, then silence"), "408");
+    assert_eq!(answer("CL.TE smuggling"), "400");
+    assert_eq!(answer("a bare LF"), "400");
+    assert_eq!(answer("and then a polite client"), "200");
+}
+
 #[test]
 fn ch12_fanout_streams_timestamped_numbered_events() {
     let server = start_server("ch12_fanout", &["--rate", "50", "--size", "80"]);

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod echo;
+pub mod ticker;
 
 use crate::server::{Response, Router};
 
@@ -13,8 +14,12 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 /// The demo's routes.
 pub fn router() -> Router {
     let room = chat::Room::default();
+    let ticker = ticker::Ticker::new(ticker::TickerConfig::default());
     Router::new()
         .get("/", |_req| async { Response::html(INDEX_HTML) })
+        .get("/ticker", move |req| {
+            std::future::ready(ticker.response(&req))
+        })
         .get("/echo", echo::handle)
         .get("/chat", move |req| chat::handle(req, room.clone()))
 }
