@@ -19,6 +19,16 @@ fn test_router() -> Router {
     })
 }
 
+/// The server still answers a plain request (after a hostile one).
+async fn assert_healthy(addr: std::net::SocketAddr) {
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&reply), 200, "server unhealthy afterwards");
+}
+
 #[tokio::test]
 async fn root_serves_the_page_and_unknown_paths_are_404() {
     let server = start(test_router(), quick_config()).await;
@@ -190,6 +200,7 @@ async fn requests_after_a_malformed_one_are_not_served() {
         1,
         "only the 400"
     );
+    assert_healthy(server.addr).await;
 }
 
 #[tokio::test]
@@ -210,6 +221,7 @@ async fn slowloris_gets_408_and_close() {
     let reply = read_to_close(&mut stream).await;
     assert_eq!(status_of(&reply), 408);
     assert!(started.elapsed() < Duration::from_secs(3));
+    assert_healthy(server.addr).await;
 }
 
 #[tokio::test]
@@ -278,6 +290,7 @@ async fn endless_header_line_is_cut_off_with_memory_bounded() {
     );
     let grown = rss_kib().saturating_sub(before);
     assert!(grown < 32 * 1024, "memory grew by {grown} KiB");
+    assert_healthy(server.addr).await;
 }
 
 #[tokio::test]
@@ -292,6 +305,7 @@ async fn endless_chunk_size_line_is_cut_off() {
     .await;
     assert_eq!(status_of(&reply), 400);
     assert!(sent < 64 * 1024 * 1024, "sent {sent}");
+    assert_healthy(server.addr).await;
 }
 
 #[tokio::test]
