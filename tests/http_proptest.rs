@@ -273,3 +273,20 @@ proptest! {
         check_against_httparse(&apply(wire, &mutations))?;
     }
 }
+
+/// Inputs the fuzzer (`http_differential`) found; each stays a test.
+#[test]
+fn differential_fuzz_regressions() {
+    let found: &[&[u8]] = &[
+        // A target that is no form at all, in a head httparse is still reading.
+        b"GET 1/echo HTTP/1.1\r\nHost: x\r\nUperade: websocket. 6\r\nCo7nnection: Upgrade\r\nSec-W",
+        // A bare LF after skipped empty lines.
+        b"\r\n\r\n\n",
+    ];
+    for input in found {
+        differential::check_against_httparse(input).unwrap();
+        let mut terminated = input.to_vec();
+        terminated.extend_from_slice(b"\r\n\r\n");
+        differential::check_against_httparse(&terminated).unwrap();
+    }
+}

@@ -30,6 +30,10 @@ pub enum Difference {
     NonAsciiTarget,
     /// Our limits (method length; see `Limits`) have no httparse twin.
     Limit,
+    /// We judge a line once its CRLF has arrived (except line ends and
+    /// limits, judged at once); httparse may refuse a bad byte at the start
+    /// of an unfinished line. Checked: once the line ends, we refuse too.
+    LineAtATime,
 }
 // ANCHOR_END: differences
 
@@ -95,21 +99,22 @@ pub fn theirs(buf: &[u8]) -> Verdict {
     }
 }
 
-/// The head part of `buf`: up to the first empty line, or all of it.
-fn head_region(buf: &[u8]) -> &[u8] {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(buf.len(), |i| i + 4);
-    &buf[..end]
+/// Whether `buf` holds a line end that is not CRLF: a bare LF or a lone CR.
+fn has_bare_line_end(buf: &[u8]) -> bool {
+    buf.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || buf[i - 1] != b'\r',
+        b'\r' => buf.get(i + 1).is_some_and(|&next| next != b'\n'),
+        _ => false,
+    })
 }
 
-fn has_bare_lf(buf: &[u8]) -> bool {
-    let region = head_region(buf);
-    region
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || region[i - 1] != b'\r'))
+/// The request-target of the first non-empty line, if it has one.
+fn request_target(buf: &[u8]) -> Option<&[u8]> {
+    let line = buf
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .find(|l| !l.is_empty())?;
+    line.split(|&b| b == b' ').nth(1)
 }
 
 /// Which listed difference explains this disagreement, if any.
@@ -122,7 +127,7 @@ pub fn explain(
     use ParseError::*;
     match (our, err, their) {
         // httparse accepts a bare LF where we stop with an error.
-        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_lf(buf) => Some(Difference::BareLf),
+        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => Some(Difference::BareLf),
         (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
         (
             Verdict::Reject,
@@ -135,15 +140,21 @@ pub fn explain(
             ),
             Verdict::Accept { .. },
         ) => Some(Difference::Framing),
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { target, .. })
-            if target.bytes().any(|b| b > 0x7f) =>
-        {
-            Some(Difference::NonAsciiTarget)
-        }
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. }) => {
-            Some(Difference::TargetForm)
+        // httparse has no target rules: it accepts the line, or is still
+        // waiting for the rest of the head.
+        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. } | Verdict::Partial) => {
+            if request_target(buf).is_some_and(|t| t.iter().any(|&b| b > 0x7f)) {
+                Some(Difference::NonAsciiTarget)
+            } else {
+                Some(Difference::TargetForm)
+            }
         }
         (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
+        (Verdict::Partial, None, Verdict::Reject) => {
+            let mut finished = buf.to_vec();
+            finished.extend_from_slice(b"\r\n");
+            matches!(ours(&finished).0, Verdict::Reject).then_some(Difference::LineAtATime)
+        }
         _ => None,
     }
 }
