@@ -140,3 +140,137 @@ fn ch03_server_routes_and_refuses() {
     let reply = http(&server.addr, b"GET / HTTP/1.1\r\n\r\n");
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
 }
+
+/// Runs a one-shot example and returns its stdout, checking it exits 0.
+fn run_ok(name: &str) -> String {
+    let out = example(name).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A WebSocket handshake by hand over std TCP; returns the stream after the 101.
+fn ws_handshake(addr: &str, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
+    stream
+}
+
+/// Writes one masked client frame.
+fn send_frame(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
+    assert!(payload.len() < 126);
+    let key = [1u8, 2, 3, 4];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&key);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    stream.write_all(&frame).unwrap();
+}
+
+/// Reads one short unmasked server frame: (opcode, payload).
+fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    assert!(head[1] < 126, "short frames only");
+    let mut payload = vec![0u8; head[1] as usize];
+    stream.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+#[test]
+fn ch06_prints_a_real_handshake() {
+    let text = run_ok("ch06_handshake");
+    assert!(
+        text.contains("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n"),
+        "{text}"
+    );
+    assert!(text.contains("= s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
+    assert!(
+        text.contains("HTTP/1.1 101 Switching Protocols\\r\\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\\r\\n"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP/1.1 426 Upgrade Required"), "{text}");
+    assert!(
+        text.contains("with a bad key: HTTP/1.1 400 Bad Request"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ch07_inspector_dumps_real_frames_both_ways() {
+    let text = run_ok("ch07_frame_inspector");
+    // The client's "Hello" is masked, the echo is not.
+    assert!(text.contains("client -> server: 11 bytes"), "{text}");
+    assert!(text.contains("MASK=1 len7=5"), "{text}");
+    assert!(
+        text.contains("payload unmasked:         48 65 6c 6c 6f  \"Hello\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("server -> client: 7 bytes\n  81 05 48 65 6c 6c 6f"),
+        "{text}"
+    );
+    assert!(text.contains("opcode=0x2 (Binary)"), "{text}");
+    assert!(text.contains("bytes 2-3: 01 2c = 300"), "{text}");
+    assert!(text.contains("opcode=0xa (Pong)"), "{text}");
+    assert!(
+        text.contains("server -> client: 4 bytes\n  88 02 03 e8"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ch08_echo_server_echoes_text_and_binary() {
+    let server = start_server("ch08_echo", &[]);
+    let mut stream = ws_handshake(&server.addr, "/echo");
+    send_frame(&mut stream, 0x1, b"two-way");
+    assert_eq!(read_frame(&mut stream), (0x1, b"two-way".to_vec()));
+    send_frame(&mut stream, 0x2, &[0, 159, 146, 150]);
+    assert_eq!(read_frame(&mut stream), (0x2, vec![0, 159, 146, 150]));
+    send_frame(&mut stream, 0x8, &[0x03, 0xe8]);
+    assert_eq!(read_frame(&mut stream), (0x8, vec![0x03, 0xe8]));
+}
+
+#[test]
+fn ch09_chat_server_broadcasts() {
+    let server = start_server("ch09_chat", &[]);
+    let mut ada = ws_handshake(&server.addr, "/chat?nick=ada");
+    assert_eq!(read_frame(&mut ada), (0x1, b"* ada joined".to_vec()));
+    let mut bob = ws_handshake(&server.addr, "/chat?nick=bob");
+    assert_eq!(read_frame(&mut ada), (0x1, b"* bob joined".to_vec()));
+    assert_eq!(read_frame(&mut bob), (0x1, b"* bob joined".to_vec()));
+    send_frame(&mut bob, 0x1, b"hello");
+    assert_eq!(read_frame(&mut ada), (0x1, b"bob: hello".to_vec()));
+}
+
+#[test]
+fn ch10_client_talks_both_ways_with_binary() {
+    let text = run_ok("ch10_client");
+    assert!(text.contains("received text: \"hello, server\""), "{text}");
+    assert!(text.contains("received binary: [de, ad, be, ef]"), "{text}");
+    assert!(
+        text.contains("server closed with Some(CloseFrame { code: 1000"),
+        "{text}"
+    );
+}

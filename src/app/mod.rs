@@ -2,10 +2,13 @@
 //! chapters add them) the ticker stream, the echo and the chat endpoints.
 //! It lives in the library so tests can start exactly what users run.
 
+pub mod chat;
+pub mod echo;
 pub mod samples;
 pub mod wire;
 
 use crate::server::{Request, Response, Router};
+use wire::Protocol;
 
 /// The demo page, embedded in the binary: no front-end build step.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -23,25 +26,61 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .header("Cache-Control", "no-cache")
 }
 
-/// Whether a state-changing request comes from our own page. Browsers send
-/// `Origin` on every POST; a page elsewhere that posts here would carry its
-/// own origin, which will not match our `Host`. Clients that are not
-/// browsers (curl) send no `Origin` and are let through.
-pub fn same_origin(request: &Request) -> bool {
-    match (request.header("origin"), request.header("host")) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => origin
-            .strip_prefix("http://")
-            .is_some_and(|rest| rest.eq_ignore_ascii_case(host)),
-        (Some(_), None) => false,
+// ANCHOR: origin
+/// The demo's own origins: the page may be opened as `127.0.0.1`,
+/// `localhost` or `[::1]`, on the port the request came in on (from its
+/// `Host`). A browser puts the page's origin in `Origin` and a page cannot
+/// change it, so this is how the server tells its own page from someone
+/// else's page running in the same browser.
+pub fn is_demo_origin(request: &Request, origin: &str) -> bool {
+    let Some(port) = request
+        .header("host")
+        .and_then(|host| host.rsplit_once(':'))
+        .map(|(_, port)| port)
+    else {
+        return false;
+    };
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|host| origin.eq_ignore_ascii_case(&format!("http://{host}:{port}")))
+}
+
+/// Whether a request may act on the demo: it carries no `Origin` (not a
+/// browser, e.g. curl) or one of the demo's own. Browsers send `Origin` on
+/// every `POST` and every WebSocket handshake.
+pub fn allowed(request: &Request) -> bool {
+    match request.header("origin") {
+        None => true,
+        Some(origin) => is_demo_origin(request, origin),
     }
 }
 
+/// Lets the demo's other origins read a stream: `EventSource` from a page
+/// on `localhost` to `127.0.0.1` is a cross-origin request, and the browser
+/// hands the events to the page only if the answer names its origin.
+pub fn allow_demo_origins(request: &Request, response: Response) -> Response {
+    match request.header("origin") {
+        Some(origin) if is_demo_origin(request, origin) => response
+            .header("Access-Control-Allow-Origin", origin.to_string())
+            .header("Vary", "Origin"),
+        _ => response,
+    }
+}
+
+/// 403 for a request from another site's page.
+fn forbidden() -> Response {
+    Response::text(403, "Origin not allowed\n")
+}
+// ANCHOR_END: origin
+
 // ANCHOR: router
-/// The demo's routes.
+/// The demo's routes. The streaming ones (`/chat`, `/echo`, the samples)
+/// are wrapped by the wire tap, which is what `/wire` shows.
 pub fn router() -> Router {
     let wire = wire::Wire::new();
-    let blob_wire = wire.clone();
+    let room = chat::Room::default();
+    let (chat_wire, echo_wire, blob_wire, blob_ws_wire) =
+        (wire.clone(), wire.clone(), wire.clone(), wire.clone());
     Router::new()
         .get("/", |_req| async { Response::html(INDEX_HTML) })
         .get("/app.css", |_req| async {
@@ -53,9 +92,31 @@ pub fn router() -> Router {
         .get("/wire", move |_req| {
             std::future::ready(wire.stream_response())
         })
+        .get("/chat", move |req| {
+            let (room, wire) = (room.clone(), chat_wire.clone());
+            async move {
+                // The chat is what a foreign page would want to ride on.
+                if !allowed(&req) {
+                    return forbidden();
+                }
+                let response = chat::handle(req.clone(), room).await;
+                wire.tap(&req, Protocol::WebSocket, response)
+            }
+        })
+        .get("/echo", move |req| {
+            let wire = echo_wire.clone();
+            async move {
+                let response = echo::handle(req.clone()).await;
+                wire.tap(&req, Protocol::WebSocket, response)
+            }
+        })
         .get("/blob/sse", move |req| {
             let response = samples::sse_blob_response();
-            std::future::ready(blob_wire.tap(&req, wire::Protocol::Sse, response))
+            std::future::ready(blob_wire.tap(&req, Protocol::Sse, response))
+        })
+        .get("/blob/ws", move |req| {
+            let response = samples::ws_blob_response(&req);
+            std::future::ready(blob_ws_wire.tap(&req, Protocol::WebSocket, response))
         })
         .get("/sse/rules", |_req| async {
             samples::parsing_rules_response()

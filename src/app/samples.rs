@@ -16,14 +16,16 @@ use base64::Engine as _;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::server::{Response, Upgraded};
+use crate::server::{Request, Response, Upgraded};
 use crate::sse::Event;
+use crate::ws::{self, close, Config, HandshakeConfig, Message};
 
 /// The payload's length.
 pub const BLOB_LEN: usize = 4096;
 
-/// How long the SSE blob stream stays open for the page to read it: the
-/// page closes it as soon as the event arrives.
+/// How long a sample stays open for the page to read it: the page closes
+/// the SSE one as soon as the event arrives, and answers the WebSocket
+/// close at once.
 const LINGER: Duration = Duration::from_secs(30);
 
 /// Every byte value in order, repeated: any byte the transport mangled
@@ -44,6 +46,29 @@ pub fn sse_blob_response() -> Response {
     }
 }
 // ANCHOR_END: sse_blob
+
+// ANCHOR: ws_blob
+/// `GET /blob/ws`: the payload as one binary message, then a normal
+/// close. A frame carries bytes as they are, behind a 4-byte header.
+pub fn ws_blob_response(request: &Request) -> Response {
+    let config = HandshakeConfig::default();
+    ws::upgrade(
+        request,
+        &config,
+        Config::default(),
+        |mut socket| async move {
+            let sent = socket.send(Message::Binary(Bytes::from(blob()))).await;
+            if sent.is_err() || socket.close(close::NORMAL, "done").await.is_err() {
+                return;
+            }
+            // Read on until the browser answers the close (then `None`), so
+            // that the close is clean on both sides.
+            let answered = async { while let Some(Ok(_)) = socket.recv().await {} };
+            let _ = tokio::time::timeout(LINGER, answered).await;
+        },
+    )
+}
+// ANCHOR_END: ws_blob
 
 /// An event stream written by hand, byte for byte (the crate's encoder
 /// would never write most of it): a BOM, CRLF, lone CR and LF line ends, a

@@ -442,9 +442,9 @@ fn request_lines(request: &Request) -> Vec<String> {
         None => request.path().to_string(),
     };
     let mut lines = vec![format!(
-        "{} {target} {:?}",
+        "{} {target} {}",
         request.method(),
-        request.version()
+        request.version().as_str()
     )];
     for (name, value) in request.headers().iter() {
         lines.push(format!("{name}: {}", String::from_utf8_lossy(value)));

@@ -26,8 +26,10 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Mutex;
 
+use super::close::GOING_AWAY;
 use super::message::{CloseFrame, Message};
 use super::protocol::{Limits, ProtocolError, Reader, Role, SendError, Writer};
+use crate::server::Shutdown;
 
 /// Settings for a [`WebSocket`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +156,7 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
 pub struct WebSocket<S> {
     reader: WsReader<S>,
     writer: WsWriter<S>,
+    subprotocol: Option<String>,
 }
 
 /// The receiving half of a split [`WebSocket`]. It still answers pings and
@@ -165,6 +168,10 @@ pub struct WsReader<S> {
     read_chunk: usize,
     shared: Arc<Shared<S>>,
     done: bool,
+    /// Server shutdown, if the socket should react to it (see `recv`).
+    shutdown: Option<Shutdown>,
+    /// Our 1001 close went out because of `shutdown`.
+    going_away: bool,
 }
 
 /// The sending half of a split [`WebSocket`]. Clones share the connection;
@@ -225,9 +232,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 read_chunk: config.read_chunk.max(1),
                 shared: Arc::clone(&shared),
                 done: false,
+                shutdown: None,
+                going_away: false,
             },
             writer: WsWriter { shared },
+            subprotocol: None,
         }
+    }
+
+    /// Makes the socket close itself with 1001 ("going away") when
+    /// `shutdown` fires, so every handler shuts down cleanly without
+    /// watching for it: see [`WsReader::recv`]. `ws::upgrade` does this
+    /// with the server's shutdown switch.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.reader.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Records the subprotocol the handshake chose.
+    pub fn with_subprotocol(mut self, subprotocol: Option<String>) -> Self {
+        self.subprotocol = subprotocol;
+        self
+    }
+
+    /// The subprotocol the handshake chose, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
     }
 
     /// Waits for the next message. See [`WsReader::recv`].
@@ -270,6 +300,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// Safe to use in `tokio::select!`: a cancelled call loses no input
     /// bytes and no data message (only a close being answered at that very
     /// moment, after which the connection is over anyway).
+    ///
+    /// With a shutdown switch ([`WebSocket::with_shutdown`]), a `recv` that
+    /// is waiting for input when the switch fires sends a 1001 close
+    /// itself, then keeps reading for the peer's answer: the caller sees
+    /// that close (then `None`), exactly as if it had closed the socket.
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
         loop {
             if self.done {
@@ -283,7 +318,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                 }
                 Ok(None) => {
                     self.buf.reserve(self.read_chunk);
-                    match self.io.read_buf(&mut self.buf).await {
+                    let shutdown = self.shutdown.clone().filter(|_| !self.going_away);
+                    let read = match shutdown {
+                        Some(shutdown) => tokio::select! {
+                            read = self.io.read_buf(&mut self.buf) => read,
+                            () = shutdown.wait() => {
+                                if let Err(e) = self.go_away().await {
+                                    self.done = true;
+                                    return Some(Err(e));
+                                }
+                                continue;
+                            }
+                        },
+                        None => self.io.read_buf(&mut self.buf).await,
+                    };
+                    match read {
                         Ok(0) => {
                             self.done = true;
                             return Some(Err(WsError::UnexpectedEof));
@@ -309,6 +358,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
     }
     // ANCHOR_END: recv
+
+    /// Sends our 1001 close because the server is shutting down.
+    async fn go_away(&mut self) -> Result<(), WsError> {
+        self.going_away = true;
+        let mut w = self.shared.write.lock().await;
+        if w.core.close_sent() {
+            return Ok(());
+        }
+        w.core.send(&Message::Close(Some(CloseFrame {
+            code: GOING_AWAY,
+            reason: "server shutting down".to_owned(),
+        })))?;
+        self.shared.close_sent.store(true, Ordering::Release);
+        w.flush().await?;
+        Ok(())
+    }
 
     /// Does the automatic work for a received message; `None` means "drop it".
     async fn handle(&mut self, msg: Message) -> Option<Result<Message, WsError>> {

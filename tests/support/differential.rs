@@ -127,7 +127,9 @@ pub fn explain(
     use ParseError::*;
     match (our, err, their) {
         // httparse accepts a bare LF where we stop with an error.
-        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => Some(Difference::BareLf),
+        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => {
+            Some(Difference::BareLf)
+        }
         (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
         (
             Verdict::Reject,

@@ -1,0 +1,41 @@
+//! `GET /echo`: a WebSocket that sends every text and binary message back.
+//!
+//! It is the endpoint Autobahn|Testsuite tests, so its limits admit the
+//! suite's largest messages (16 MiB in one frame).
+
+use crate::server::{Request, Response};
+use crate::ws::{self, Config, HandshakeConfig, Limits, Message};
+
+/// Socket settings for the echo endpoint: 16 MiB frames, 64 MiB messages
+/// (the defaults, which Autobahn needs), read 64 KiB at a time so large
+/// messages take fewer reads.
+pub fn config() -> Config {
+    Config {
+        limits: Limits::default(),
+        read_chunk: 64 * 1024,
+    }
+}
+
+// ANCHOR: echo
+/// The `/echo` handler.
+pub async fn handle(request: Request) -> Response {
+    ws::upgrade(
+        &request,
+        &HandshakeConfig::default(),
+        config(),
+        |mut socket| async move {
+            while let Some(Ok(msg)) = socket.recv().await {
+                match msg {
+                    Message::Text(_) | Message::Binary(_) => {
+                        if socket.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Pings are answered and closes echoed inside `recv`.
+                    Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+                }
+            }
+        },
+    )
+}
+// ANCHOR_END: echo

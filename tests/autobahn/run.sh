@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Runs Autobahn|Testsuite against our WebSocket server (the binary's /echo)
+# and our client (the ch10_client example), prints the counts per verdict,
+# and exits non-zero if any case FAILED.
+#
+# The suite needs CPython 2.7 (pyenv's 2.7.18 on the image; override with
+# PYTHON27=/path/to/python2.7). It is installed once into .autobahn/venv,
+# which is git-ignored and reused while requirements.txt is unchanged.
+# Reports land in .autobahn/reports/{servers,clients}/index.html.
+# AUTOBAHN_INSTALL_ONLY=1 stops after installing the suite.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/tests/autobahn"
+work="$root/.autobahn"
+venv="$work/venv"
+started=$(date +%s)
+say() { printf '[autobahn %ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
+
+# --- the suite, in a private virtualenv -------------------------------------
+py27="${PYTHON27:-}"
+if [ -z "$py27" ]; then
+  py27="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions/2.7.18/bin/python"
+fi
+[ -x "$py27" ] || { echo "CPython 2.7 not found at $py27 (set PYTHON27)" >&2; exit 1; }
+if ! cmp -s "$here/requirements.txt" "$venv/.requirements.txt" 2>/dev/null \
+   || [ ! -x "$venv/bin/wstest" ]; then
+  say "installing the suite into $venv"
+  rm -rf "$venv"
+  mkdir -p "$work"
+  boot=$(mktemp -d)
+  trap 'rm -rf "$boot"' EXIT
+  "$py27" -m pip install -q --target "$boot" virtualenv==16.7.12
+  PYTHONPATH="$boot" "$py27" -m virtualenv -q --no-download -p "$py27" "$venv"
+  "$venv/bin/python" -m pip install -q pip==20.3.4 wheel==0.36.2
+  "$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
+  cp "$here/requirements.txt" "$venv/.requirements.txt"
+fi
+[ "${AUTOBAHN_INSTALL_ONLY:-}" = 1 ] && { say "installed"; exit 0; }
+
+# --- what we test -------------------------------------------------------------
+say "building the server and the client"
+(cd "$root" && cargo build --release --quiet --bin realtime-events --example ch10_client)
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+server_bin="$target_dir/release/realtime-events"
+client_bin="$target_dir/release/examples/ch10_client"
+
+reports="$work/reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+
+# Prints the verdict counts of an index.json and fails on any FAILED.
+summarize() {
+  "$venv/bin/python" - "$1" "$2" <<'PY'
+import json, sys
+path, label = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    index = json.load(f)
+verdicts = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
+for agent, cases in sorted(index.items()):
+    counts = dict((v, 0) for v in verdicts)
+    bad = []
+    for case, result in cases.items():
+        for key in ("behavior", "behaviorClose"):
+            if result[key] not in counts:
+                counts[result[key]] = 0
+        counts[result["behavior"]] += 1
+        if result["behavior"] != "OK" or result["behaviorClose"] not in ("OK", "INFORMATIONAL"):
+            bad.append("%s: %s/%s" % (case, result["behavior"], result["behaviorClose"]))
+    print("%s (%s): %d cases: %s" % (label, agent, len(cases),
+          ", ".join("%s %d" % (v, counts[v]) for v in verdicts)))
+    for line in sorted(bad):
+        print("  not OK (informational cases have no right answer): " + line)
+    if counts["FAILED"] or not cases:
+        sys.exit(1)
+PY
+}
+
+# --- our server under the fuzzing client ----------------------------------------
+say "starting the server"
+"$server_bin" --addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true; rm -rf "${boot:-}"' EXIT
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+addr=$(sed -n 's|^listening on http://||p' "$work/server.out" | head -n1)
+[ -n "$addr" ] || { echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+cat >"$work/fuzzingclient.json" <<JSON
+{
+  "outdir": "$reports/servers",
+  "servers": [{"agent": "realtime-events", "url": "ws://$addr/echo"}],
+  "cases": ["*"],
+  "exclude-cases": ["12.*", "13.*"],
+  "exclude-agent-cases": {}
+}
+JSON
+say "fuzzingclient against ws://$addr/echo"
+(cd "$work" && "$venv/bin/wstest" -m fuzzingclient -s "$work/fuzzingclient.json" >"$work/fuzzingclient.log" 2>&1) \
+  || { tail -n 30 "$work/fuzzingclient.log" >&2; exit 1; }
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_ok=0
+summarize "$reports/servers/index.json" "server" || server_ok=1
+
+# --- our client against the fuzzing server -----------------------------------
+# wstest's fuzzing server binds every interface whatever its URL says, so it
+# runs in a network namespace of its own where only loopback exists.
+if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq util-linux iproute2 >/dev/null
+fi
+cat >"$work/fuzzingserver.json" <<JSON
+{
+  "url": "ws://127.0.0.1:9001",
+  "outdir": "$reports/clients",
+  "cases": ["*"],
+  "exclude-cases": ["12.*", "13.*"],
+  "exclude-agent-cases": {}
+}
+JSON
+say "fuzzingserver against the ch10_client example (in a private network namespace)"
+unshare --net bash -c '
+  set -e
+  ip link set lo up
+  cd "$1"
+  "$2/bin/wstest" -m fuzzingserver -s "$1/fuzzingserver.json" >"$1/fuzzingserver.log" 2>&1 &
+  wstest=$!
+  "$3" --autobahn ws://127.0.0.1:9001 >"$1/client.log" 2>&1 || status=$?
+  kill $wstest 2>/dev/null || true
+  exit ${status:-0}
+' _ "$work" "$venv" "$client_bin" || { tail -n 30 "$work/client.log" >&2; exit 1; }
+client_ok=0
+summarize "$reports/clients/index.json" "client" || client_ok=1
+
+say "done"
+[ "$server_ok" = 0 ] && [ "$client_ok" = 0 ]
