@@ -1,6 +1,5 @@
-// Server-Sent Events in the browser: the parsing rules as EventSource and
-// the page's fetch() reader apply them, and binary data (which SSE cannot
-// carry as is) sent as base64.
+// The event-stream parsing rules, as EventSource and the page's fetch()
+// reader apply them to the same hand-written stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, waitInPage } from './harness.js';
@@ -60,33 +59,5 @@ test('EventSource and the fetch() reader read a hand-written stream alike', asyn
   }, RULES_EVENTS.length);
   assert.deepEqual(viaEventSource, RULES_EVENTS);
   assert.deepEqual(viaFetch, RULES_EVENTS);
-  await context.close();
-});
-
-test('binary over SSE: 4 KiB of every byte value as base64 arrives intact', async (t) => {
-  const { context, page } = await openPage(browser, `${server.url}/?manual`);
-  await page.evaluate(() => {
-    window.demo.wireSource = window.demo.connectWire();
-  });
-  await waitInPage(page, () => document.getElementById('wire-state').dataset.state === 'open', null, {
-    what: 'the wire view',
-  });
-  const got = await page.evaluate(() => window.demo.blobOverSse());
-  const expected = Array.from({ length: 4096 }, (_, i) => i % 256);
-  assert.deepEqual(got.bytes, expected);
-  // What crossed the wire, as the server's tap saw it.
-  const body = await waitInPage(
-    page,
-    () => {
-      const out = window.demo.wire.filter((r) => r.path === '/blob/sse' && r.dir === 'out' && r.kind === 'data');
-      return out.length > 0 && out.reduce((n, r) => n + r.len, 0);
-    },
-    null,
-    { what: 'the blob stream on the wire view' },
-  );
-  // event: blob\n id: 1\n data: <5464 base64 chars>\n \n
-  assert.equal(got.dataChars, 5464);
-  assert.equal(body, 'event: blob\n'.length + 'id: 1\n'.length + 'data: '.length + 5464 + 2);
-  t.diagnostic(`SSE: 4096 payload bytes took ${body} bytes on the wire (+${((body / 4096 - 1) * 100).toFixed(1)}%)`);
   await context.close();
 });
