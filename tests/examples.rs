@@ -141,6 +141,44 @@ fn ch03_server_routes_and_refuses() {
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
 }
 
+#[test]
+fn ch04_ticker_streams_quotes_with_ids() {
+    let server = start_server("ch04_sse_ticker", &[]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /ticker HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("id: 2\ndata: {\"symbol\":") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Type: text/event-stream\r\n"));
+    assert!(text.contains("event: quote\nid: 1\n") || text.contains("event: quote\nid: 2\n"));
+}
+
+#[test]
+fn ch05_feed_resumes_without_gaps() {
+    let out = example("ch05_resumable_feed").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("-- dropped; reconnected (connection 2)"),
+        "{text}"
+    );
+    assert!(text.contains("id 30  tick: tick 30 ✓"), "{text}");
+    assert!(
+        text.contains("received ids 1..=30 exactly once, in order"),
+        "{text}"
+    );
+}
+
 /// Runs a one-shot example and returns its stdout, checking it exits 0.
 fn run_ok(name: &str) -> String {
     let out = example(name).output().unwrap();

@@ -86,6 +86,24 @@ fn no_last_id_means_live_only() {
 }
 
 #[test]
+fn a_first_visit_gets_a_position_to_resume_from() {
+    let hub = hub(16, 16);
+    publish_n(&hub, 3);
+    let mut sub = hub.subscribe(None);
+    // No event fires, but the client now holds id 3...
+    let mut parser = EventStreamParser::new();
+    let mut items = Vec::new();
+    parser.feed(&sub.try_next().unwrap(), &mut items).unwrap();
+    assert!(items.is_empty());
+    assert_eq!(parser.last_event_id(), "3");
+    // ...so if it drops now, it resumes exactly after what it had not seen.
+    publish_n(&hub, 2);
+    drop(sub);
+    let mut resumed = hub.subscribe(Some(parser.last_event_id()));
+    assert_eq!(ids(&drain(&mut resumed)), [4, 5]);
+}
+
+#[test]
 fn unparsable_last_id_means_no_history() {
     let hub = hub(16, 16);
     publish_n(&hub, 3);
@@ -114,9 +132,10 @@ fn history_lost_yields_a_missed_event_then_the_buffer() {
     assert_eq!(events.len(), 4);
     assert_eq!(events[0].event_type, "missed");
     assert_eq!(events[0].data, r#"{"first":3,"last":7}"#);
-    // The missed event carries no id: the client's last event ID is not
-    // disturbed (still "" for this fresh parser).
-    assert_eq!(events[0].last_event_id, "");
+    // The missed event carries the last id it reports, so a client that
+    // drops right after it resumes at 8 without being told again.
+    assert_eq!(events[0].last_event_id, "7");
+    assert_eq!(ids(&drain(&mut hub.subscribe(Some("7")))), [8, 9, 10]);
     assert_eq!(ids(&events[1..]), [8, 9, 10]);
 }
 
@@ -142,8 +161,8 @@ fn without_replay_everything_after_last_id_is_missed() {
 #[test]
 fn every_subscriber_shares_the_same_encoded_bytes() {
     let hub = hub(4, 4);
-    let mut a = hub.subscribe(None);
-    let mut b = hub.subscribe(None);
+    let mut a = hub.subscribe(Some("0"));
+    let mut b = hub.subscribe(Some("0"));
     publish_n(&hub, 1);
     let (x, y) = (a.try_next().unwrap(), b.try_next().unwrap());
     assert_eq!(x, y);
@@ -240,7 +259,7 @@ async fn slow_subscriber_is_disconnected_and_does_not_block_others() {
 #[tokio::test]
 async fn live_events_wake_a_waiting_subscriber() {
     let hub = hub(4, 4);
-    let mut sub = hub.subscribe(None);
+    let mut sub = hub.subscribe(Some("0"));
     let reader = tokio::spawn(async move { next_within(&mut sub).await });
     tokio::task::yield_now().await;
     hub.publish(Event::new("hi")).unwrap();
@@ -271,6 +290,8 @@ async fn dropping_the_hub_ends_every_stream() {
     let mut sub = hub.subscribe(None);
     publish_n(&hub, 1);
     drop(hub);
+    // The position marker, then the event, then the end.
+    assert_eq!(&next_within(&mut sub).await.unwrap()[..], b"id: 0\n\n");
     assert!(next_within(&mut sub).await.is_some());
     assert!(next_within(&mut sub).await.is_none());
 }

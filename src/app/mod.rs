@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod echo;
 pub mod samples;
+pub mod ticker;
 pub mod wire;
 
 use crate::server::{Request, Response, Router};
@@ -74,13 +75,22 @@ fn forbidden() -> Response {
 // ANCHOR_END: origin
 
 // ANCHOR: router
-/// The demo's routes. The streaming ones (`/chat`, `/echo`, the samples)
-/// are wrapped by the wire tap, which is what `/wire` shows.
+/// The demo's routes. The streaming ones (`/ticker`, `/chat`, `/echo`, the
+/// samples) are wrapped by the wire tap, which is what `/wire` shows.
 pub fn router() -> Router {
     let wire = wire::Wire::new();
     let room = chat::Room::default();
-    let (chat_wire, echo_wire, blob_wire, blob_ws_wire) =
-        (wire.clone(), wire.clone(), wire.clone(), wire.clone());
+    let ticker = ticker::Ticker::new(ticker::TickerConfig::default());
+    // `POST /ticker/drop` pulls this to end every ticker stream.
+    let cutter = wire::Cutter::new();
+    let drop_switch = cutter.clone();
+    let (ticker_wire, chat_wire, echo_wire, blob_wire, blob_ws_wire) = (
+        wire.clone(),
+        wire.clone(),
+        wire.clone(),
+        wire.clone(),
+        wire.clone(),
+    );
     Router::new()
         .get("/", |_req| async { Response::html(INDEX_HTML) })
         .get("/app.css", |_req| async {
@@ -91,6 +101,20 @@ pub fn router() -> Router {
         })
         .get("/wire", move |_req| {
             std::future::ready(wire.stream_response())
+        })
+        .get("/ticker", move |req| {
+            let response = cutter.install(ticker.response(&req));
+            let response = allow_demo_origins(&req, response);
+            std::future::ready(ticker_wire.tap(&req, Protocol::Sse, response))
+        })
+        .route("POST", "/ticker/drop", move |req| {
+            let response = if allowed(&req) {
+                drop_switch.cut();
+                Response::text(200, "every ticker stream was told to end\n")
+            } else {
+                forbidden()
+            };
+            std::future::ready(response)
         })
         .get("/chat", move |req| {
             let (room, wire) = (room.clone(), chat_wire.clone());

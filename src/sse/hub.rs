@@ -31,8 +31,17 @@
 //! ```
 //!
 //! naming the range of ids (inclusive) that can no longer be replayed, and
-//! then everything still buffered. It has no `id:` line, so it does not
-//! change the client's last event ID.
+//! then everything still buffered. It carries `id: 9`, the last id it
+//! reports: an event without an id would set the client's last event ID
+//! to "" (a new stream starts with an empty id buffer, and every dispatch
+//! copies it), so a drop right after it would lose the client's place.
+//!
+//! The position marker: a subscriber with no usable `Last-Event-ID` (a
+//! first visit) receives `id: 41` and an empty line first, 41 being the
+//! latest id at subscribe time. It has no data, so the client fires no
+//! event, but it now holds an id: if this very first connection drops
+//! before any event arrives, it reconnects with `Last-Event-ID: 41` and
+//! misses nothing. (On an empty hub the marker is `id: 0`.)
 //!
 //! Ids belong to one `Hub` value: after a server restart they start again
 //! at 1, and a client whose last id is higher than anything published is
@@ -150,7 +159,8 @@ impl Hub {
     /// `last_event_id` that is still buffered.
     ///
     /// * `None`, or an id that is not a decimal number (hubs only hand out
-    ///   numbers, so it cannot be ours): no history, live events only.
+    ///   numbers, so it cannot be ours): no history, the position marker
+    ///   (see the module docs), then live events.
     /// * An id at or past the latest event: up to date, live events only.
     /// * An id older than the oldest buffered event: a `missed` event (see
     ///   the module docs), then the whole buffer.
@@ -177,6 +187,8 @@ impl Hub {
                     .filter(|&&(id, _)| id > last)
                     .map(|(_, bytes)| bytes.clone()),
             );
+        } else {
+            replay.push_back(position_marker(state.last_id));
         }
         // Registered under the same lock as the replay was taken: the next
         // publish goes to the queue, and nothing published earlier does.
@@ -236,6 +248,16 @@ fn parse_id(s: &str) -> Option<u64> {
 fn missed_event(first: u64, last: u64) -> Bytes {
     Event::new(format!("{{\"first\":{first},\"last\":{last}}}"))
         .event("missed")
+        .id(last.to_string())
+        .to_bytes()
+        .unwrap_or_default()
+}
+
+/// `id: N` and an empty line: sets the client's last event ID, fires
+/// nothing.
+fn position_marker(last_id: u64) -> Bytes {
+    Event::default()
+        .id(last_id.to_string())
         .to_bytes()
         .unwrap_or_default()
 }
@@ -299,11 +321,16 @@ mod tests {
     }
 
     #[test]
-    fn missed_event_has_no_id() {
+    fn missed_event_carries_the_last_missed_id() {
         assert_eq!(
             &missed_event(5, 9)[..],
-            b"event: missed\ndata: {\"first\":5,\"last\":9}\n\n"
+            b"event: missed\nid: 9\ndata: {\"first\":5,\"last\":9}\n\n"
         );
+    }
+
+    #[test]
+    fn position_marker_is_an_id_alone() {
+        assert_eq!(&position_marker(41)[..], b"id: 41\n\n");
     }
 
     #[test]

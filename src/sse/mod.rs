@@ -17,14 +17,22 @@
 //!   and [`Item`]s out, with bounded memory;
 //! * [`hub`]: [`Hub`], which numbers events, encodes each once, fans it out
 //!   to subscribers without ever waiting on a slow one, and keeps a bounded
-//!   replay buffer for reconnecting clients.
+//!   replay buffer for reconnecting clients;
+//! * [`stream`]: the tokio shell on the server side, [`stream_response`],
+//!   which turns a subscription into a long `text/event-stream` response;
+//! * [`client`]: [`EventSource`], the tokio shell on the client side, which
+//!   reconnects by itself and resumes with `Last-Event-ID`.
 
+pub mod client;
 pub mod event;
 pub mod hub;
 pub mod parser;
+pub mod stream;
 
+pub use client::{ClientConfig, ClientError, EventSource};
 pub use event::{encode_comment, EncodeError, Event};
 pub use hub::{Hub, HubConfig, Subscription};
 pub use parser::{
     parse_line, EventStreamParser, Item, Line, ParseError, ParsedEvent, ParserConfig,
 };
+pub use stream::{serve_stream, stream_response, StreamConfig, StreamEnd};

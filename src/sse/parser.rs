@@ -229,6 +229,14 @@ impl EventStreamParser {
         &self.last_event_id
     }
 
+    /// Sets the last event ID string, as if an event with this id had been
+    /// seen: for a client that stored its place and resumes in a new
+    /// process. (A browser cannot do this; a Rust client can.)
+    pub fn set_last_event_id(&mut self, id: &str) {
+        self.last_event_id.clear();
+        self.last_event_id.push_str(id);
+    }
+
     /// The reconnection time from the most recent valid `retry:` field.
     pub fn reconnection_time(&self) -> Option<Duration> {
         self.reconnection_time

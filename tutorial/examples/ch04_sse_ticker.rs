@@ -1,0 +1,38 @@
+//! Chapter 4: the stock ticker as an event stream.
+//!
+//! `cargo run --example ch04_sse_ticker` serves on 127.0.0.1:8080
+//! (`--addr HOST:PORT`, port 0 picks one); then watch it with
+//! `curl -N http://127.0.0.1:8080/ticker`.
+
+use realtime_events::app::ticker::{Ticker, TickerConfig};
+use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
+
+// ANCHOR: routes
+fn routes() -> Router {
+    let ticker = Ticker::new(TickerConfig::default());
+    Router::new().get("/ticker", move |req| {
+        // Subscribing happens inside `response`, before it returns.
+        std::future::ready(ticker.response(&req))
+    })
+}
+// ANCHOR_END: routes
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr = match args.iter().position(|a| a == "--addr") {
+        Some(i) => args.get(i + 1).cloned().expect("--addr HOST:PORT"),
+        None => "127.0.0.1:8080".to_string(),
+    };
+    let server = Server::bind(addr, routes(), ServerConfig::default()).await?;
+    println!("listening on http://{}", server.local_addr());
+    let shutdown = Shutdown::new();
+    let on_ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        // Streams end between two events, then the server stops.
+        on_ctrl_c.trigger();
+    });
+    server.serve(shutdown).await;
+    Ok(())
+}
