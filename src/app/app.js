@@ -405,7 +405,7 @@ demo.connectWire = connectWire;
 
 // ---------------------------------------------------------------- start
 
-function start() {
+async function start() {
   $('#ticker-drop').addEventListener('click', async () => {
     await fetch('/ticker/drop', { method: 'POST' });
   });
@@ -413,6 +413,12 @@ function start() {
   $('#chat-nick').textContent = nick;
   if (params.has('manual')) return;
   demo.wireSource = connectWire();
+  // Connect the rest once the wire view listens (or after 2 s without
+  // it), so that it sees their connections from the first byte.
+  await new Promise((resolve) => {
+    demo.wireSource.addEventListener('open', resolve, { once: true });
+    setTimeout(resolve, 2000);
+  });
   demo.ticker = connectTicker();
   demo.chat = connectChat(nick);
   $('#chat-form').addEventListener('submit', (event) => {
