@@ -1,6 +1,8 @@
-//! The demo application the binary serves: the page, and (as later
-//! chapters add them) the ticker stream, the echo and the chat endpoints.
-//! It lives in the library so tests can start exactly what users run.
+//! The demo application the binary serves: the page (`/`, `/app.js`,
+//! `/app.css`), the ticker stream (`/ticker`, and `POST /ticker/drop` to
+//! cut it), the echo and the chat WebSockets (`/echo`, `/chat`), the wire
+//! view (`/wire`) and the small samples the browser tests use. It lives in
+//! the library so tests can start exactly what users run.
 
 pub mod chat;
 pub mod echo;
@@ -147,3 +149,54 @@ pub fn router() -> Router {
         })
 }
 // ANCHOR_END: router
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{RequestParser, Status};
+    use bytes::Bytes;
+
+    fn request(head: &str) -> Request {
+        let bytes = Bytes::from(head.to_string());
+        let mut parser = RequestParser::new(crate::http::Limits::default());
+        let Ok(Status::Complete(index)) = parser.parse(&bytes) else {
+            panic!("test head should parse");
+        };
+        Request::new(bytes, index, Bytes::new(), None)
+    }
+
+    #[test]
+    fn origins_on_our_port_are_ours() {
+        let req = request("POST /ticker/drop HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+        assert!(is_demo_origin(&req, "http://127.0.0.1:8080"));
+        assert!(is_demo_origin(&req, "http://localhost:8080"));
+        assert!(!is_demo_origin(&req, "http://localhost:8081"));
+        assert!(!is_demo_origin(&req, "https://127.0.0.1:8080"));
+        assert!(!is_demo_origin(&req, "http://evil.example:8080"));
+        assert!(!is_demo_origin(&req, "null"));
+        assert!(allowed(&req), "no Origin: not a browser");
+        let foreign = request(
+            "POST /ticker/drop HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nOrigin: http://evil.example\r\n\r\n",
+        );
+        assert!(!allowed(&foreign));
+        let no_host = request("GET / HTTP/1.0\r\nOrigin: http://127.0.0.1:8080\r\n\r\n");
+        assert!(!allowed(&no_host));
+    }
+
+    #[test]
+    fn cors_names_only_our_origins() {
+        let ours = request(
+            "GET /ticker HTTP/1.1\r\nHost: 127.0.0.1:9\r\nOrigin: http://localhost:9\r\n\r\n",
+        );
+        let response = allow_demo_origins(&ours, Response::text(200, ""));
+        assert_eq!(
+            response.head.get("access-control-allow-origin"),
+            Some("http://localhost:9")
+        );
+        let theirs = request(
+            "GET /ticker HTTP/1.1\r\nHost: 127.0.0.1:9\r\nOrigin: http://localhost:10\r\n\r\n",
+        );
+        let response = allow_demo_origins(&theirs, Response::text(200, ""));
+        assert_eq!(response.head.get("access-control-allow-origin"), None);
+    }
+}

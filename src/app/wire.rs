@@ -300,8 +300,10 @@ impl FrameTracker {
                     self.have += take;
                     match FrameHeader::decode(&self.header[..self.have]) {
                         Ok(Some((header, len))) => {
-                            // Bytes copied past the header belong to the payload.
-                            data = &data[len - before..];
+                            // Bytes copied past the header belong to the
+                            // payload. (`len > before` always: the header was
+                            // incomplete at `before` bytes.)
+                            data = data.get(len.saturating_sub(before)..).unwrap_or(&[]);
                             let raw = Bytes::copy_from_slice(&self.header[..len]);
                             self.have = 0;
                             self.preview.clear();
@@ -722,6 +724,7 @@ impl Cutter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::Shutdown;
     use crate::ws::frame::write_frame;
 
     fn header(opcode: Opcode, mask: Option<[u8; 4]>) -> FrameHeader {
@@ -771,6 +774,33 @@ mod tests {
         );
         assert_eq!(tracker.feed(&[0x81, 0x00], &mut frames), None);
         assert!(frames.is_empty());
+    }
+
+    #[tokio::test]
+    async fn cutter_ends_a_stream_through_its_shutdown_switch() {
+        let cutter = Cutter::new();
+        // A "stream" that runs until its shutdown switch fires.
+        let response = cutter.install(Response::takeover(200, |up: Upgraded| async move {
+            up.shutdown.wait().await;
+        }));
+        let Body::Takeover(run) = response.body else {
+            panic!("still a takeover");
+        };
+        let (_client, server) = tokio::io::duplex(64);
+        let server_shutdown = Shutdown::new();
+        let task = tokio::spawn(run(Upgraded {
+            io: Box::new(server),
+            read_buf: BytesMut::new(),
+            shutdown: server_shutdown.clone(),
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!task.is_finished(), "runs until cut");
+        cutter.cut();
+        tokio::time::timeout(Duration::from_secs(2), task)
+            .await
+            .expect("a cut ends the stream")
+            .unwrap();
+        assert!(!server_shutdown.is_triggered(), "the server itself goes on");
     }
 
     #[test]
