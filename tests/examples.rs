@@ -312,3 +312,27 @@ fn ch10_client_talks_both_ways_with_binary() {
         "{text}"
     );
 }
+
+#[test]
+fn ch13_limits_answers_every_probe() {
+    let out = example("ch13_limits").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let answer = |probe: &str| {
+        text.lines()
+            .find(|l| l.starts_with(probe))
+            .and_then(|l| l.split("-> ").nth(1))
+            .map(|a| a[9..12].to_string())
+            .unwrap_or_else(|| panic!("no line for {probe}: {text}"))
+    };
+    assert_eq!(answer("an endless header line"), "431");
+    assert_eq!(answer("an endless chunk-size line"), "400");
+    assert_eq!(answer("a 200-byte target"), "414");
+    assert_eq!(answer("20 header fields"), "431");
+    assert_eq!(answer("a 1 GB Content-Length"), "413");
+    assert_eq!(answer("a body that never comes"), "408");
+    assert_eq!(answer("half a head, then silence"), "408");
+    assert_eq!(answer("CL.TE smuggling"), "400");
+    assert_eq!(answer("a bare LF"), "400");
+    assert_eq!(answer("and then a polite client"), "200");
+}

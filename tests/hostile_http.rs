@@ -56,6 +56,7 @@ async fn assert_healthy(addr: std::net::SocketAddr) {
 #[tokio::test]
 async fn smuggling_shapes_are_refused() {
     let server = start(router(), quick_config()).await;
+    // ANCHOR: smuggling
     let cases: &[(&str, &[u8], u16)] = &[
         ("CL.TE", b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", 400),
         ("TE.CL", b"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n", 400),
@@ -81,6 +82,7 @@ async fn smuggling_shapes_are_refused() {
         ("Host twice", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         ("space in request line", b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400),
     ];
+    // ANCHOR_END: smuggling
     for (name, request, expected) in cases {
         let reply = exchange(server.addr, request).await;
         let text = String::from_utf8_lossy(&reply);

@@ -114,13 +114,30 @@ fn unparsable_last_id_means_no_history() {
 }
 
 #[test]
-fn last_id_at_or_past_the_latest_is_up_to_date() {
+fn the_latest_id_is_up_to_date() {
     let hub = hub(16, 16);
     publish_n(&hub, 3);
-    for id in ["3", "4", "1000", &u64::MAX.to_string()] {
-        let mut sub = hub.subscribe(Some(id));
-        assert!(drain(&mut sub).is_empty(), "{id}");
+    let mut sub = hub.subscribe(Some("3"));
+    assert!(drain(&mut sub).is_empty());
+}
+
+/// After a restart ids begin again at 1: an id this hub never issued
+/// belongs to an earlier run, so the client gets all of this run.
+#[test]
+fn an_id_from_before_a_restart_replays_this_run() {
+    let restarted = hub(16, 16);
+    publish_n(&restarted, 3);
+    for id in ["4", "1000", &u64::MAX.to_string()] {
+        let mut sub = restarted.subscribe(Some(id));
+        assert_eq!(ids(&drain(&mut sub)), vec![1, 2, 3], "{id}");
     }
+    // With part of this run already out of the buffer, it is told so.
+    let small = hub(2, 16);
+    publish_n(&small, 5);
+    let mut sub = small.subscribe(Some("900"));
+    let events = drain(&mut sub);
+    assert_eq!(events[0].event_type, "missed");
+    assert_eq!(ids(&events[1..]), vec![4, 5]);
 }
 
 #[test]

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use crate::http::Limits;
 
+// ANCHOR: server_config
 /// Limits and timeouts for the server. The defaults are safe on a public
 /// port; tests shorten the timeouts.
 #[derive(Debug, Clone)]
@@ -32,3 +33,4 @@ impl Default for ServerConfig {
         }
     }
 }
+// ANCHOR_END: server_config

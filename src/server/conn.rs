@@ -284,6 +284,10 @@ where
                 encode_or_500(&head, framing, false, &mut out);
                 self.io.write_all(&out).await?;
                 self.io.flush().await?;
+                // A HEAD asks for the head only: no stream, no upgrade.
+                if is_head {
+                    return Ok(Next::Close);
+                }
                 Ok(Next::Takeover(run))
             }
         }

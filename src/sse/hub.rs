@@ -44,8 +44,10 @@
 //! misses nothing. (On an empty hub the marker is `id: 0`.)
 //!
 //! Ids belong to one `Hub` value: after a server restart they start again
-//! at 1, and a client whose last id is higher than anything published is
-//! treated as up to date.
+//! at 1. A client whose last id is higher than anything this hub has
+//! published therefore comes from an earlier run, and it is treated as
+//! having seen nothing of this one: it gets the whole buffer (after a
+//! `missed` event if the buffer no longer starts at 1), never a silent gap.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -161,7 +163,9 @@ impl Hub {
     /// * `None`, or an id that is not a decimal number (hubs only hand out
     ///   numbers, so it cannot be ours): no history, the position marker
     ///   (see the module docs), then live events.
-    /// * An id at or past the latest event: up to date, live events only.
+    /// * The latest id: up to date, live events only.
+    /// * An id past the latest: from before a restart (see the module docs),
+    ///   so replayed as if it were 0.
     /// * An id older than the oldest buffered event: a `missed` event (see
     ///   the module docs), then the whole buffer.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
@@ -170,6 +174,8 @@ impl Hub {
 
         let mut state = self.state();
         let mut replay = VecDeque::new();
+        // An id we never issued was issued by an earlier run of the server.
+        let last = last.map(|id| if id > state.last_id { 0 } else { id });
         if let Some(last) = last {
             // The first id that can still be replayed.
             let first_kept = state

@@ -35,6 +35,7 @@ pub enum Role {
     Client,
 }
 
+// ANCHOR: ws_limits
 /// Size limits for received data, so a peer cannot make us allocate at will.
 ///
 /// Both are checked against frame headers *before* the payload is read.
@@ -61,6 +62,7 @@ impl Default for Limits {
         }
     }
 }
+// ANCHOR_END: ws_limits
 
 /// A rule of RFC 6455 the peer broke. The connection must be failed, after
 /// sending a close frame with [`ProtocolError::close_code`].
