@@ -6,39 +6,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use realtime_events::http::{RequestParser, Status};
 use std::hint::black_box;
 
-const MINIMAL: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-
-const BROWSER: &[u8] = b"GET /ticker?symbol=ACME&depth=10 HTTP/1.1\r\n\
-Host: localhost:8080\r\n\
-Connection: keep-alive\r\n\
-Cache-Control: max-age=0\r\n\
-sec-ch-ua: \"Chromium\";v=\"156\", \"Not=A?Brand\";v=\"24\"\r\n\
-sec-ch-ua-mobile: ?0\r\n\
-sec-ch-ua-platform: \"Linux\"\r\n\
-Upgrade-Insecure-Requests: 1\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36\r\n\
-Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\
-Sec-Fetch-Site: none\r\n\
-Sec-Fetch-Mode: navigate\r\n\
-Sec-Fetch-User: ?1\r\n\
-Sec-Fetch-Dest: document\r\n\
-Accept-Encoding: gzip, deflate, br, zstd\r\n\
-Accept-Language: en-GB,en;q=0.9,fr;q=0.8\r\n\
-Cookie: session=8f14e45fceea167a5a36dedd4bea2543; theme=dark\r\n\r\n";
-
-const UPGRADE: &[u8] = b"GET /chat HTTP/1.1\r\n\
-Host: localhost:8080\r\n\
-Connection: Upgrade\r\n\
-Pragma: no-cache\r\n\
-Cache-Control: no-cache\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0.0.0 Safari/537.36\r\n\
-Upgrade: websocket\r\n\
-Origin: http://localhost:8080\r\n\
-Sec-WebSocket-Version: 13\r\n\
-Accept-Encoding: gzip, deflate, br, zstd\r\n\
-Accept-Language: en-GB,en;q=0.9\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+#[path = "common/heads.rs"]
+mod heads;
+use heads::{BROWSER, MINIMAL, UPGRADE};
 
 fn heads(c: &mut Criterion) {
     for (name, input) in [

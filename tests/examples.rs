@@ -336,3 +336,72 @@ fn ch13_limits_answers_every_probe() {
     assert_eq!(answer("a bare LF"), "400");
     assert_eq!(answer("and then a polite client"), "200");
 }
+
+#[test]
+fn ch12_fanout_streams_timestamped_numbered_events() {
+    let server = start_server("ch12_fanout", &["--rate", "50", "--size", "80"]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Read until three whole events with data are in (the hub first sends
+    // a position marker, an `id:` line alone, which fires no event).
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while text.matches("\n\n").count() < 4 {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "stream ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{head}"
+    );
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut seqs = Vec::new();
+    let with_data = body.split("\n\n").filter(|e| e.contains("data: "));
+    for event in with_data.take(3) {
+        let data = event
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap_or_else(|| panic!("no data line in {event:?}"));
+        assert_eq!(data.len(), 80, "{data:?}");
+        let mut parts = data.split(' ');
+        let sent: u128 = parts.next().unwrap().parse().unwrap();
+        assert!(sent <= now_ns && now_ns - sent < 10_000_000_000, "{sent}");
+        seqs.push(parts.next().unwrap().parse::<u64>().unwrap());
+    }
+    assert_eq!(seqs.len(), 3);
+    assert_eq!(seqs[1], seqs[0] + 1, "{seqs:?}");
+    assert_eq!(seqs[2], seqs[0] + 2, "{seqs:?}");
+}
+
+#[test]
+fn ch12_overhead_counts_exact_bytes() {
+    let out = example("ch12_overhead").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    // "data: " + "\n" + "\n" = 8; "id: 123456\n" = 11 more. WebSocket: 2, 4
+    // or 10 header bytes, plus a 4-byte key from a client. base64: 4 per 3.
+    for row in [
+        "     20    8                19                  2                  6                         8",
+        "    125    8                19                  2                  6                        43",
+        "    126    8                19                  4                  8                        42",
+        "  65536    8                19                 10                 14                     21848",
+    ] {
+        assert!(text.contains(row), "missing {row:?} in\n{text}");
+    }
+    assert!(
+        text.contains("10 lines of 10 bytes: sse 62 bytes, ws server->client 2 bytes"),
+        "{text}"
+    );
+}

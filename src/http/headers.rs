@@ -47,9 +47,14 @@ impl<'a> Headers<'a> {
     where
         'a: 'n,
     {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Compare the name's bytes directly: converting every name to
+        // `&str` first (as `iter` does) cost a UTF-8 check per field per
+        // lookup, and the parser looks up three names in every request.
+        let buf = self.buf;
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.slice(buf).eq_ignore_ascii_case(name.as_bytes()))
+            .map(move |(_, v)| v.slice(buf))
     }
 
     /// The first value of the field called `name` (case-insensitive).

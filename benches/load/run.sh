@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The side-by-side load comparison: our server against its peers, A B A B,
+# every figure printed as a ratio against a peer measured in the same run.
+#
+#   bash benches/load/run.sh            # full: ~10 minutes on 2 cores
+#   bash benches/load/run.sh --quick    # smoke run: ~2 minutes, smaller counts
+#
+# Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset),
+# so a 1-worker tokio runtime serves and a 1-worker runtime loads. All
+# traffic goes to 127.0.0.1; every client loop stops by count and time.
+# Raw results go to benches/load/results/latest.txt; the summary with the
+# ratios is printed and written to benches/load/results/summary.txt, and
+# the plot to tutorial/src/img/ch12-results.svg (python3 benches/load/plot.py).
+#
+# Knobs (environment): CARGO_TARGET_DIR for the main crate, LOAD_TARGET_DIR
+# for this package, SECS (per measurement), ROUNDS (A B repetitions),
+# ONLY (a comma-separated subset of echo,fanout,idle; default all).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+if (( QUICK )); then
+  SECS=${SECS:-2}; ROUNDS=${ROUNDS:-1}; SUBS_LIST="1000"; IDLE=${IDLE:-1000}
+else
+  SECS=${SECS:-5}; ROUNDS=${ROUNDS:-2}; SUBS_LIST="1000 10000"; IDLE=${IDLE:-10000}
+fi
+ONLY=${ONLY:-echo,fanout,idle}
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+RATE=10          # fan-out events per second
+SIZE=64          # fan-out data bytes per event
+
+MAIN_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+LOAD_TARGET=${LOAD_TARGET_DIR:-$ROOT/target/load}
+
+# 10,000 connections need 10,000 descriptors on each side, plus some.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+echo "==> building (release)"
+nice -n 10 cargo build --release --quiet --bin realtime-events --example ch12_fanout
+CARGO_TARGET_DIR=$LOAD_TARGET nice -n 10 cargo build --release --quiet \
+  --manifest-path benches/load/Cargo.toml
+OURS_BIN=$MAIN_TARGET/release/realtime-events
+FANOUT_BIN=$MAIN_TARGET/release/examples/ch12_fanout
+L=$LOAD_TARGET/release
+
+SERVER_PIN=(); CLIENT_PIN=()
+if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+  SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1)
+fi
+
+RESULTS=benches/load/results
+mkdir -p "$RESULTS"
+OUT=$RESULTS/latest.txt
+{
+  echo "# $(date -u +%FT%TZ) quick=$QUICK secs=$SECS rounds=$ROUNDS rate=$RATE size=$SIZE"
+  echo "# $(uname -srm); $(nproc) cpus; pinned: ${SERVER_PIN[*]:-no}"
+} >"$OUT"
+
+SERVER_PID=""; SERVER_ADDR=""
+LOG=$(mktemp)
+stop_server() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+trap 'stop_server; rm -f "$LOG"' EXIT
+
+# start_server CMD... : runs it on port 0, waits for its "listening on" line.
+start_server() {
+  : >"$LOG"
+  RUST_LOG=warn "${SERVER_PIN[@]}" "$@" --addr 127.0.0.1:0 >"$LOG" 2>/dev/null &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    if grep -q "listening on" "$LOG"; then
+      SERVER_ADDR=$(grep -m1 "listening on" "$LOG" | sed -e 's#.*://##' -e 's#/$##')
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "server $* did not start" >&2
+  return 1
+}
+
+# record SCENARIO SERVER LOADGEN-ARGS... : one measurement, one result line.
+record() {
+  local scenario=$1 server=$2; shift 2
+  local line
+  if line=$(timeout 300 "${CLIENT_PIN[@]}" "$L/loadgen" "$@" 2>&1 | tail -n 1); then
+    echo "$scenario $server $line" | tee -a "$OUT"
+  else
+    echo "$scenario $server error=\"$line\"" | tee -a "$OUT"
+  fi
+}
+
+# Which echo servers exist: ours only once the crate serves /echo.
+ECHO_SERVERS="tungstenite fastwebsockets"
+start_server "$OURS_BIN"
+if timeout 10 "$L/loadgen" echo --url "ws://$SERVER_ADDR/echo" --conns 1 --secs 0.2 >/dev/null 2>&1; then
+  ECHO_SERVERS="ours $ECHO_SERVERS"
+else
+  echo "# ours: the crate's server has no /echo yet; WebSocket rows have peers only" | tee -a "$OUT"
+fi
+stop_server
+
+echo_cmd() {
+  case $1 in
+    ours) echo "$OURS_BIN" ;;
+    tungstenite) echo "$L/peer_tungstenite" ;;
+    fastwebsockets) echo "$L/peer_fastws" ;;
+  esac
+}
+
+want echo && echo "==> WebSocket echo"
+want echo && for round in $(seq "$ROUNDS"); do
+  for server in $ECHO_SERVERS; do
+    start_server $(echo_cmd "$server")
+    record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS"
+    record "echo_10x64KiB" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS"
+    stop_server
+  done
+done
+
+want fanout && echo "==> SSE fan-out"
+want fanout && for subs in $SUBS_LIST; do
+  for round in $(seq "$ROUNDS"); do
+    for server in ours axum; do
+      if [[ $server == ours ]]; then
+        start_server "$FANOUT_BIN" --rate "$RATE" --size "$SIZE"
+      else
+        start_server "$L/peer_axum_sse" --rate "$RATE" --size "$SIZE"
+      fi
+      record "fanout_$subs" "$server" fanout --addr "$SERVER_ADDR" --subs "$subs" --secs "$SECS" --pid "$SERVER_PID"
+      stop_server
+    done
+  done
+done
+
+want idle && echo "==> memory per idle connection ($IDLE connections)"
+want idle && for round in $(seq "$ROUNDS"); do
+  for server in $ECHO_SERVERS; do
+    start_server $(echo_cmd "$server")
+    record "idle_ws_$IDLE" "$server" idle-ws --url "ws://$SERVER_ADDR/echo" --conns "$IDLE" --pid "$SERVER_PID"
+    stop_server
+  done
+  for server in ours axum; do
+    if [[ $server == ours ]]; then
+      start_server "$FANOUT_BIN" --rate 0
+    else
+      start_server "$L/peer_axum_sse" --rate 0
+    fi
+    record "idle_sse_$IDLE" "$server" idle-sse --addr "$SERVER_ADDR" --conns "$IDLE" --pid "$SERVER_PID"
+    stop_server
+  done
+done
+
+echo "==> ratios"
+python3 benches/load/summarize.py "$OUT" | tee "$RESULTS/summary.txt"
+python3 benches/load/plot.py "$OUT" tutorial/src/img/ch12-results.svg
+echo "plot: tutorial/src/img/ch12-results.svg"

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Turns run.sh's raw result lines into ratios against the peers.
+
+Input lines: `SCENARIO SERVER key=value ...` (lines starting with # are
+notes). Each (scenario, server) is averaged over its rounds; every figure is
+then printed beside the same figure of each peer measured in the same run,
+as `ours / peer`. Usage: summarize.py results/latest.txt
+"""
+import sys
+from collections import defaultdict
+
+# metric, higher is better?, target ratio (ours/peer) or None
+METRICS = {
+    "echo": [("msgs_per_s", True, 1.0), ("p50_us", False, None), ("p99_us", False, None)],
+    "fanout": [("events_per_s", True, None), ("p99_us", False, None), ("cpu_ns_per_event", False, 0.5)],
+    "idle": [("bytes_per_conn", False, 1.0)],
+}
+
+
+def load(path):
+    runs = defaultdict(lambda: defaultdict(list))
+    notes = []
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            notes.append(line)
+            continue
+        scenario, server, *pairs = line.split()
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            try:
+                runs[(scenario, server)][key].append(float(value))
+            except ValueError:
+                runs[(scenario, server)]["error"].append(value)
+    return runs, notes
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def ratios(runs):
+    """Yields (scenario, metric, peer, ours, theirs, ratio, target)."""
+    scenarios = sorted({s for s, _ in runs})
+    for scenario in scenarios:
+        kind = scenario.split("_")[0]
+        servers = [srv for s, srv in runs if s == scenario]
+        if "ours" not in servers:
+            continue
+        for metric, _, target in METRICS.get(kind, []):
+            ours = mean(runs[(scenario, "ours")].get(metric, []))
+            for peer in servers:
+                if peer == "ours":
+                    continue
+                theirs = mean(runs[(scenario, peer)].get(metric, []))
+                ratio = ours / theirs if theirs else float("nan")
+                yield scenario, metric, peer, ours, theirs, ratio, target
+
+
+def main():
+    runs, notes = load(sys.argv[1])
+    for note in notes:
+        print(note)
+    print(f"{'scenario':<16} {'server':<15} figures (mean over rounds)")
+    for (scenario, server), values in sorted(runs.items()):
+        figures = " ".join(
+            f"{k}={mean(v):.0f}" if k != "error" else f"error={v}" for k, v in values.items()
+        )
+        print(f"{scenario:<16} {server:<15} {figures}")
+    print()
+    print(f"{'scenario':<16} {'metric':<17} {'ours/peer':<28} {'ratio':>7}  target")
+    for scenario, metric, peer, ours, theirs, ratio, target in ratios(runs):
+        better_high = next(h for m, h, _ in METRICS[scenario.split('_')[0]] if m == metric)
+        verdict = ""
+        if target is not None:
+            met = ratio >= target if better_high else ratio <= target
+            verdict = f"{'>=' if better_high else '<='} {target}: {'met' if met else 'MISSED'}"
+        print(f"{scenario:<16} {metric:<17} {f'ours/{peer}':<28} {ratio:7.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

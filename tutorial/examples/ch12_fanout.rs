@@ -1,0 +1,121 @@
+//! Chapter 12: the SSE fan-out server the load comparison measures.
+//!
+//! `cargo run --release --example ch12_fanout -- --addr 127.0.0.1:9103 --rate 10 --size 64`
+//!
+//! Serves `GET /events` from the crate's [`Hub`]: a publisher task publishes
+//! `--rate` events per second (0 publishes none, for memory measurements),
+//! each with one `data:` line of `--size` bytes that starts with the send
+//! time in nanoseconds since the Unix epoch, a space and a sequence number,
+//! so a client can compute delivery latency and spot gaps. The hub encodes
+//! each event once; every subscriber writes clones of the same bytes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown, Upgraded};
+use realtime_events::sse::{Event, Hub, HubConfig};
+use realtime_events::ws::BytesMut;
+use tokio::io::AsyncWriteExt;
+
+/// Reads `--name VALUE`, or the default; a bad value ends the program with
+/// a message (exit code 2) rather than a panic.
+fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    match args.iter().position(|a| a == name) {
+        None => default,
+        Some(i) => match args.get(i + 1).map(|v| v.parse()) {
+            Some(Ok(value)) => value,
+            _ => {
+                eprintln!("usage: ch12_fanout [--addr HOST:PORT] [--rate HZ] [--size BYTES]");
+                std::process::exit(2)
+            }
+        },
+    }
+}
+
+// ANCHOR: data
+/// The data of event `seq`: `"<ns since epoch> <seq> "`, then `x` up to
+/// `size` bytes (longer if `size` is too small for the two numbers).
+fn event_data(seq: u64, size: usize) -> String {
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut data = format!("{ns} {seq} ");
+    let pad = size.saturating_sub(data.len());
+    data.extend(std::iter::repeat('x').take(pad));
+    data
+}
+// ANCHOR_END: data
+
+// ANCHOR: stream
+/// One subscriber: write whatever the hub queued, batching every chunk that
+/// is already waiting into one write, until the client goes, the hub drops
+/// us for lagging, or the server shuts down.
+async fn stream(mut up: Upgraded, hub: Hub, last_id: Option<String>) {
+    let mut sub = hub.subscribe(last_id.as_deref());
+    let mut batch = BytesMut::new();
+    loop {
+        let first = tokio::select! {
+            chunk = sub.next() => chunk,
+            () = up.shutdown.wait() => None,
+        };
+        let Some(first) = first else { break };
+        let result = match sub.try_next() {
+            // The common case, one event: write the shared bytes, no copy.
+            None => up.io.write_all(&first).await,
+            Some(second) => {
+                batch.clear();
+                batch.extend_from_slice(&first);
+                batch.extend_from_slice(&second);
+                while let Some(more) = sub.try_next() {
+                    batch.extend_from_slice(&more);
+                }
+                up.io.write_all(&batch).await
+            }
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+}
+// ANCHOR_END: stream
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let addr: String = flag(&args, "--addr", "127.0.0.1:9103".to_string());
+    let rate: f64 = flag(&args, "--rate", 10.0);
+    let size: usize = flag(&args, "--size", 64);
+
+    let hub = Hub::new(HubConfig::default());
+    if rate > 0.0 {
+        let publisher = hub.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            for seq in 1u64.. {
+                tick.tick().await;
+                // Our data has no line breaks, so encoding cannot fail.
+                let _ = publisher.publish(Event::new(event_data(seq, size)));
+            }
+        });
+    }
+
+    let router = Router::new().get("/events", move |req| {
+        let hub = hub.clone();
+        let last_id = req.header("last-event-id").map(str::to_string);
+        async move {
+            Response::takeover(200, move |up| stream(up, hub, last_id))
+                .header("Content-Type", "text/event-stream")
+                .header("Cache-Control", "no-cache")
+        }
+    });
+    let server = Server::bind(addr, router, ServerConfig::default()).await?;
+    println!("listening on http://{}", server.local_addr());
+    let shutdown = Shutdown::new();
+    let on_ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_ctrl_c.trigger();
+    });
+    server.serve(shutdown).await;
+    Ok(())
+}
