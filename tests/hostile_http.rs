@@ -6,18 +6,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use realtime_events::app;
 use realtime_events::http::{BodyFraming, ResponseParser, Status};
-use realtime_events::server::{Response, Router, ServerConfig};
+use realtime_events::server::ServerConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn router() -> Router {
-    app::router().route("POST", "/body", |req| async move {
-        Response::new(200, req.body().clone())
-    })
-}
 
 /// The status codes of the responses in `bytes`, read one after another
 /// with their Content-Length (our error bodies always have one).
@@ -39,23 +32,13 @@ fn statuses(bytes: &[u8]) -> Vec<u16> {
     codes
 }
 
-/// The server still answers a plain request correctly.
-async fn assert_healthy(addr: std::net::SocketAddr) {
-    let reply = exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert_eq!(status_of(&reply), 200, "server unhealthy afterwards");
-}
-
 /// Request-smuggling shapes from public research (CL.TE, TE.CL,
 /// obfuscated Transfer-Encoding, duplicate lengths, overflowing sizes,
 /// bare CR, NUL, obs-fold). Each must be refused: a front end and this
 /// server can then never disagree on where a request ends.
 #[tokio::test]
 async fn smuggling_shapes_are_refused() {
-    let server = start(router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     // ANCHOR: smuggling
     let cases: &[(&str, &[u8], u16)] = &[
         ("CL.TE", b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", 400),
@@ -95,7 +78,7 @@ async fn smuggling_shapes_are_refused() {
 
 #[tokio::test]
 async fn huge_declared_length_without_body() {
-    let server = start(router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     // Over the body limit: refused from the head alone.
     let reply = exchange(
         server.addr,
@@ -130,7 +113,7 @@ async fn abandoned_half_heads_are_reaped() {
         header_read_timeout: Duration::from_millis(300),
         ..quick_config()
     };
-    let server = start(router(), config).await;
+    let server = start(demo_with_body_echo(), config).await;
     let fds_before = open_fds();
     let rss_before = rss_kib();
     let mut clients = Vec::new();
@@ -178,7 +161,7 @@ async fn abandoned_half_heads_are_reaped() {
 /// answered, the garbage gets its 400, and nothing after it is served.
 #[tokio::test]
 async fn pipelined_garbage_after_a_good_request() {
-    let server = start(router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let reply = exchange(
         server.addr,
         b"GET / HTTP/1.1\r\nHost: t\r\n\r\n\x00\x01\x02 garbage\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",

@@ -6,32 +6,15 @@ mod support;
 
 use std::time::Duration;
 
-use realtime_events::app;
 use realtime_events::http::Limits;
-use realtime_events::server::{Response, Router, ServerConfig};
+use realtime_events::server::ServerConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn test_router() -> Router {
-    app::router().route("POST", "/body", |req| async move {
-        Response::new(200, req.body().clone())
-    })
-}
-
-/// The server still answers a plain request (after a hostile one).
-async fn assert_healthy(addr: std::net::SocketAddr) {
-    let reply = exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert_eq!(status_of(&reply), 200, "server unhealthy afterwards");
-}
-
 #[tokio::test]
 async fn root_serves_the_page_and_unknown_paths_are_404() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -54,7 +37,7 @@ async fn root_serves_the_page_and_unknown_paths_are_404() {
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(
@@ -71,7 +54,7 @@ async fn pipelined_requests_are_answered_in_order() {
 
 #[tokio::test]
 async fn method_rules() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let head = exchange(
         server.addr,
         b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -100,7 +83,7 @@ async fn method_rules() {
 
 #[tokio::test]
 async fn http_1_0_closes_after_the_answer() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let reply = exchange(server.addr, b"GET / HTTP/1.0\r\n\r\n").await;
     assert_eq!(status_of(&reply), 200);
     assert!(String::from_utf8_lossy(&reply).contains("Connection: close"));
@@ -108,7 +91,7 @@ async fn http_1_0_closes_after_the_answer() {
 
 #[tokio::test]
 async fn expect_100_continue_is_honoured() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(
@@ -135,7 +118,7 @@ async fn malformed_requests_get_their_status_and_a_close() {
         },
         ..quick_config()
     };
-    let server = start(test_router(), config).await;
+    let server = start(demo_with_body_echo(), config).await;
     let long_header = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
         "a".repeat(4000)
@@ -188,7 +171,7 @@ async fn malformed_requests_get_their_status_and_a_close() {
 
 #[tokio::test]
 async fn requests_after_a_malformed_one_are_not_served() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let reply = exchange(
         server.addr,
         b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -205,7 +188,7 @@ async fn requests_after_a_malformed_one_are_not_served() {
 
 #[tokio::test]
 async fn slowloris_gets_408_and_close() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     let started = std::time::Instant::now();
     // One byte every 100 ms: the 500 ms head deadline passes long before the head is done.
@@ -230,7 +213,7 @@ async fn idle_keep_alive_connections_are_closed() {
         idle_timeout: Duration::from_millis(300),
         ..quick_config()
     };
-    let server = start(test_router(), config).await;
+    let server = start(demo_with_body_echo(), config).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -274,7 +257,7 @@ async fn flood(
 
 #[tokio::test]
 async fn endless_header_line_is_cut_off_with_memory_bounded() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let before = rss_kib();
     let (sent, reply) = flood(
         server.addr,
@@ -295,7 +278,7 @@ async fn endless_header_line_is_cut_off_with_memory_bounded() {
 
 #[tokio::test]
 async fn endless_chunk_size_line_is_cut_off() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let (sent, reply) = flood(
         server.addr,
         b"POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;",
@@ -310,7 +293,7 @@ async fn endless_chunk_size_line_is_cut_off() {
 
 #[tokio::test]
 async fn shutdown_closes_idle_connections_and_refuses_new_ones() {
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
@@ -336,7 +319,7 @@ async fn curl_gets_the_page_when_present() {
         return;
     };
     assert!(version.status.success());
-    let server = start(test_router(), quick_config()).await;
+    let server = start(demo_with_body_echo(), quick_config()).await;
     let url = format!("http://{}/", server.addr);
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("curl")

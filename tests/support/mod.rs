@@ -6,7 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
+use realtime_events::app;
+use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -115,4 +116,22 @@ pub fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The demo's routes plus `POST /body`, which answers with the request body
+/// (so tests can see what the body decoder made of it).
+pub fn demo_with_body_echo() -> Router {
+    app::router().route("POST", "/body", |req| async move {
+        Response::new(200, req.body().clone())
+    })
+}
+
+/// Asserts the server still answers a plain request (after a hostile one).
+pub async fn assert_healthy(addr: SocketAddr) {
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&reply), 200, "server unhealthy afterwards");
 }
