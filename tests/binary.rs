@@ -3,15 +3,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
-#[test]
-fn binary_prints_its_address_and_serves() {
+/// Starts the binary on port 0 with `stderr` as given, and returns it with
+/// the address from its one stdout line.
+fn start_binary(stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
         .args(["--addr", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start the binary");
     let mut line = String::new();
@@ -21,8 +22,14 @@ fn binary_prints_its_address_and_serves() {
     let addr = line
         .trim()
         .strip_prefix("listening on http://")
-        .expect("address line")
+        .expect("the address line")
         .to_string();
+    (child, addr)
+}
+
+#[test]
+fn binary_prints_its_address_and_serves() {
+    let (mut child, addr) = start_binary(Stdio::piped());
 
     let mut stream = TcpStream::connect(&addr).unwrap();
     stream
@@ -84,21 +91,7 @@ fn bad_arguments_exit_with_usage() {
 
 #[test]
 fn ctrl_c_shuts_the_server_down() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_string();
+    let (mut child, addr) = start_binary(Stdio::null());
     // An idle keep-alive connection must not hold the shutdown up.
     let mut idle = TcpStream::connect(&addr).unwrap();
     idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
