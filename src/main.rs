@@ -56,14 +56,8 @@ async fn main() -> ExitCode {
     // One line, on stdout, so scripts and tests can find a port-0 address.
     println!("listening on http://{}", server.local_addr());
 
-    let shutdown = Shutdown::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("Ctrl-C: shutting down");
-            on_signal.trigger();
-        }
-    });
+    // Ctrl-C starts a graceful shutdown.
+    let shutdown = Shutdown::on_ctrl_c();
     server.serve(shutdown).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS

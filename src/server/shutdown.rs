@@ -23,6 +23,21 @@ impl Shutdown {
         }
     }
 
+    /// A switch that Ctrl-C (SIGINT) triggers, which is what a server
+    /// binary wants. Call it inside a tokio runtime: it spawns the task that
+    /// waits for the signal.
+    pub fn on_ctrl_c() -> Self {
+        let shutdown = Shutdown::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("Ctrl-C: shutting down");
+                trigger.trigger();
+            }
+        });
+        shutdown
+    }
+
     /// Starts the shutdown (idempotent).
     pub fn trigger(&self) {
         self.sender.send_replace(true);

@@ -26,13 +26,8 @@ async fn main() -> std::io::Result<()> {
     };
     let server = Server::bind(addr, routes(), ServerConfig::default()).await?;
     println!("listening on http://{}", server.local_addr());
-    let shutdown = Shutdown::new();
-    let on_ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        // Streams end between two events, then the server stops.
-        on_ctrl_c.trigger();
-    });
+    // Ctrl-C starts a graceful shutdown.
+    let shutdown = Shutdown::on_ctrl_c();
     server.serve(shutdown).await;
     Ok(())
 }

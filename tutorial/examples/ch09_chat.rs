@@ -26,12 +26,8 @@ async fn main() -> std::io::Result<()> {
     // ANCHOR_END: route
     let server = Server::bind(addr, router, ServerConfig::default()).await?;
     println!("listening on http://{}", server.local_addr());
-    let shutdown = Shutdown::new();
-    let on_ctrl_c = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        on_ctrl_c.trigger();
-    });
+    // Ctrl-C starts a graceful shutdown.
+    let shutdown = Shutdown::on_ctrl_c();
     server.serve(shutdown).await;
     Ok(())
 }
