@@ -7,8 +7,8 @@ use crate::server::{Request, Response};
 use crate::ws::{self, Config, HandshakeConfig, Limits, Message};
 
 /// Socket settings for the echo endpoint: 16 MiB frames, 64 MiB messages
-/// (the defaults, which Autobahn needs), read 64 KiB at a time so large
-/// messages take fewer reads.
+/// (the defaults, which Autobahn needs), and reads that may grow to 64 KiB
+/// while large messages stream in, so they take fewer reads.
 pub fn config() -> Config {
     Config {
         limits: Limits::default(),

@@ -89,15 +89,35 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     async fn run(mut self, peer: Option<SocketAddr>, router: &Router) -> (End, u64) {
-        let end = match self.serve_requests(peer, router).await {
+        // Serving requests needs timers, the handler's future and the
+        // response writer: several KiB of state. Boxed, it is freed when
+        // the connection is handed over, instead of staying in this task
+        // for the hours an upgraded connection may live.
+        let served = Box::pin(self.serve_requests(peer, router)).await;
+        let end = match served {
             Ok(run) => {
                 let requests = self.requests;
                 let Connection {
-                    io, buf, shutdown, ..
+                    io,
+                    buf,
+                    parser,
+                    config,
+                    shutdown,
+                    ..
                 } = self;
+                // Only the stream, any bytes read past the head and the
+                // shutdown switch go on; the rest is freed now rather than
+                // when the upgraded connection ends.
+                drop((parser, config));
+                let read_buf = if buf.is_empty() {
+                    drop(buf); // its 4 KiB, which an idle upgrade would keep
+                    BytesMut::new()
+                } else {
+                    buf
+                };
                 run(Upgraded {
                     io: Box::new(io),
-                    read_buf: buf,
+                    read_buf,
                     shutdown,
                 })
                 .await;

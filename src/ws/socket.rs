@@ -36,8 +36,11 @@ use crate::server::Shutdown;
 pub struct Config {
     /// Size limits for what the peer sends us.
     pub limits: Limits,
-    /// How many bytes to ask the stream for per read. Together with the
-    /// limits this bounds the memory one connection uses.
+    /// The most bytes to ask the stream for per read. Together with the
+    /// limits this bounds the memory one connection uses. Reads start at
+    /// [`MIN_READ`] (or this, if smaller) and grow toward it only while the
+    /// peer keeps them full (see [`ReadSize`]), so an idle connection does
+    /// not hold a large buffer.
     pub read_chunk: usize,
 }
 
@@ -49,6 +52,62 @@ impl Default for Config {
         }
     }
 }
+
+/// The smallest read buffer a connection offers the stream: enough for a
+/// typical chat or ticker message in one read, small enough that ten
+/// thousand idle connections cost little.
+pub const MIN_READ: usize = 2 * 1024;
+
+// ANCHOR: read_size
+/// How much buffer the next read offers: it doubles after a read that
+/// filled all of it (the peer is sending faster than we read) up to
+/// `max`, and halves after [`SHRINK_AFTER`] reads in a row that each used
+/// less than a quarter of it. One short read is normal (the tail of a
+/// large message); only a run of them means the traffic got smaller.
+///
+/// A fixed large buffer makes big messages cheap but costs every idle
+/// connection that much memory; a fixed small one costs large messages
+/// many reads. Following the traffic gets both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadSize {
+    next: usize,
+    min: usize,
+    max: usize,
+    short_reads: u8,
+}
+
+/// How many short reads in a row halve the read size.
+const SHRINK_AFTER: u8 = 4;
+
+impl ReadSize {
+    fn new(max: usize) -> Self {
+        let max = max.max(1);
+        let min = MIN_READ.min(max);
+        ReadSize {
+            next: min,
+            min,
+            max,
+            short_reads: 0,
+        }
+    }
+
+    /// Records that a read offered `offered` bytes and got `got`.
+    fn record(&mut self, offered: usize, got: usize) {
+        if got >= offered {
+            self.next = (self.next * 2).min(self.max);
+            self.short_reads = 0;
+        } else if got < offered / 4 {
+            self.short_reads += 1;
+            if self.short_reads == SHRINK_AFTER {
+                self.next = (self.next / 2).max(self.min);
+                self.short_reads = 0;
+            }
+        } else {
+            self.short_reads = 0;
+        }
+    }
+}
+// ANCHOR_END: read_size
 
 /// Everything that can go wrong on a [`WebSocket`].
 #[derive(Debug)]
@@ -165,7 +224,7 @@ pub struct WsReader<S> {
     io: ReadHalf<S>,
     core: Reader,
     buf: BytesMut,
-    read_chunk: usize,
+    read_size: ReadSize,
     shared: Arc<Shared<S>>,
     done: bool,
     /// Server shutdown, if the socket should react to it (see `recv`).
@@ -229,7 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 io: read_io,
                 core: Reader::new(role, config.limits),
                 buf: leftover,
-                read_chunk: config.read_chunk.max(1),
+                read_size: ReadSize::new(config.read_chunk),
                 shared: Arc::clone(&shared),
                 done: false,
                 shutdown: None,
@@ -295,7 +354,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// is shut down and the next call returns `None`. On a protocol error
     /// the close frame with the matching code is sent first, then the error
     /// is returned, then `None`. Memory stays bounded: at most one read
-    /// chunk plus the message being reassembled (capped by [`Limits`]).
+    /// chunk plus the message being reassembled (capped by [`Limits`]);
+    /// the read buffer follows the traffic (see [`Config::read_chunk`]).
     ///
     /// Safe to use in `tokio::select!`: a cancelled call loses no input
     /// bytes and no data message (only a close being answered at that very
@@ -317,7 +377,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                     }
                 }
                 Ok(None) => {
-                    self.buf.reserve(self.read_chunk);
+                    // A buffer grown for earlier traffic is let go once it
+                    // is drained, so a quiet connection shrinks back.
+                    if self.buf.is_empty() && self.buf.capacity() > 2 * self.read_size.next {
+                        self.buf = BytesMut::new();
+                    }
+                    self.buf.reserve(self.read_size.next);
+                    let offered = self.buf.capacity() - self.buf.len();
                     let shutdown = self.shutdown.clone().filter(|_| !self.going_away);
                     let read = match shutdown {
                         Some(shutdown) => tokio::select! {
@@ -337,7 +403,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                             self.done = true;
                             return Some(Err(WsError::UnexpectedEof));
                         }
-                        Ok(_) => {}
+                        Ok(got) => self.read_size.record(offered, got),
                         Err(e) => {
                             self.done = true;
                             return Some(Err(WsError::Io(e)));
@@ -452,6 +518,103 @@ mod tests {
     use std::time::Duration;
 
     fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn read_size_grows_while_reads_are_full_and_shrinks_when_they_are_not() {
+        let mut size = ReadSize::new(64 * 1024);
+        assert_eq!(size.next, MIN_READ);
+        let mut steps = 0;
+        while size.next < 64 * 1024 {
+            size.record(size.next, size.next);
+            steps += 1;
+        }
+        assert_eq!(steps, 5, "2 KiB doubles to 64 KiB in five full reads");
+        size.record(size.next, size.next);
+        assert_eq!(size.next, 64 * 1024, "never past the configured chunk");
+        // A read that used half the space changes nothing, and so do
+        // short reads that are not a run.
+        size.record(size.next, size.next / 2);
+        for _ in 0..3 {
+            size.record(size.next, 10);
+        }
+        size.record(size.next, size.next / 2);
+        for _ in 0..3 {
+            size.record(size.next, 10);
+        }
+        assert_eq!(size.next, 64 * 1024);
+        size.record(size.next, 10);
+        assert_eq!(
+            size.next,
+            32 * 1024,
+            "the fourth short read in a row halves it"
+        );
+        for _ in 0..40 {
+            size.record(size.next, 10);
+        }
+        assert_eq!(size.next, MIN_READ, "never below the minimum");
+        // A configured chunk under the minimum is used as both bounds.
+        let mut tiny = ReadSize::new(100);
+        tiny.record(100, 100);
+        assert_eq!((tiny.next, tiny.min, tiny.max), (100, 100, 100));
+    }
+
+    /// A connection that carried a large message gives its big buffer back
+    /// once the traffic is small again, and starts small.
+    #[tokio::test]
+    async fn the_read_buffer_follows_the_traffic() {
+        let (ours, mut raw) = tokio::io::duplex(1 << 20);
+        let config = Config {
+            read_chunk: 64 * 1024,
+            ..Config::default()
+        };
+        let ws = WebSocket::from_upgraded(ours, Role::Server, config, BytesMut::new());
+        let (mut reader, _writer) = ws.split();
+        let mut client = Writer::new(Role::Client);
+        let frame = |client: &mut Writer, msg: Message| {
+            client.send(&msg).unwrap();
+            client.take_output()
+        };
+
+        let small = frame(&mut client, Message::Text("hi".into()));
+        raw.write_all(&small).await.unwrap();
+        assert_eq!(
+            reader.recv().await.unwrap().unwrap(),
+            Message::Text("hi".into())
+        );
+        assert!(
+            reader.buf.capacity() <= MIN_READ,
+            "{}",
+            reader.buf.capacity()
+        );
+
+        let big = vec![7u8; 1 << 20];
+        let big_frame = frame(&mut client, Message::Binary(Bytes::from(big.clone())));
+        let writing = tokio::spawn(async move {
+            raw.write_all(&big_frame).await.unwrap();
+            raw
+        });
+        assert_eq!(
+            reader.recv().await.unwrap().unwrap(),
+            Message::Binary(Bytes::from(big))
+        );
+        let mut raw = writing.await.unwrap();
+        assert_eq!(reader.read_size.next, 64 * 1024, "full reads grew it");
+
+        // Five halvings, four short reads each.
+        for i in 0..5 * SHRINK_AFTER {
+            let text = format!("small {i}");
+            raw.write_all(&frame(&mut client, Message::Text(text.clone())))
+                .await
+                .unwrap();
+            assert_eq!(reader.recv().await.unwrap().unwrap(), Message::Text(text));
+        }
+        assert_eq!(reader.read_size.next, MIN_READ, "small reads shrank it");
+        assert!(
+            reader.buf.capacity() <= 2 * MIN_READ,
+            "the large buffer was let go: {}",
+            reader.buf.capacity()
+        );
+    }
 
     /// Both halves, and the futures of their methods, can move to spawned
     /// tasks (a chat server needs exactly that).
