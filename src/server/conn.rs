@@ -62,7 +62,18 @@ pub async fn serve_connection<S>(
         shutdown,
         requests: 0,
     };
-    let (end, requests) = conn.run(peer, &router).await;
+    // Serving requests needs the parser, timers, the handler's future and
+    // the response writer: several KiB. Boxed, all of it is freed when the
+    // connection is handed over, instead of staying in this task for the
+    // hours an upgraded connection may live.
+    let (outcome, requests) = Box::pin(conn.serve(peer, &router)).await;
+    let end = match outcome {
+        Ok((run, upgraded)) => {
+            run(upgraded).await;
+            End::Upgraded
+        }
+        Err(end) => end,
+    };
     let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
     let elapsed = started.elapsed();
     match &end {
@@ -88,44 +99,35 @@ impl<S> Connection<S>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    async fn run(mut self, peer: Option<SocketAddr>, router: &Router) -> (End, u64) {
-        // Serving requests needs timers, the handler's future and the
-        // response writer: several KiB of state. Boxed, it is freed when
-        // the connection is handed over, instead of staying in this task
-        // for the hours an upgraded connection may live.
-        let served = Box::pin(self.serve_requests(peer, router)).await;
-        let end = match served {
-            Ok(run) => {
-                let requests = self.requests;
-                let Connection {
-                    io,
-                    buf,
-                    parser,
-                    config,
-                    shutdown,
-                    ..
-                } = self;
-                // Only the stream, any bytes read past the head and the
-                // shutdown switch go on; the rest is freed now rather than
-                // when the upgraded connection ends.
-                drop((parser, config));
-                let read_buf = if buf.is_empty() {
-                    drop(buf); // its 4 KiB, which an idle upgrade would keep
-                    BytesMut::new()
-                } else {
-                    buf
-                };
-                run(Upgraded {
-                    io: Box::new(io),
-                    read_buf,
-                    shutdown,
-                })
-                .await;
-                return (End::Upgraded, requests);
-            }
-            Err(end) => end,
-        };
-        (end, self.requests)
+    /// Serves requests; if one is handed over, returns the function that
+    /// takes the connection and what it gets. Also returns the count of
+    /// requests served, for the log line.
+    async fn serve(
+        mut self,
+        peer: Option<SocketAddr>,
+        router: &Router,
+    ) -> (Result<(super::TakeoverFn, Upgraded), End>, u64) {
+        let outcome = self.serve_requests(peer, router).await;
+        let requests = self.requests;
+        match outcome {
+            Ok(run) => (Ok((run, self.into_upgraded())), requests),
+            Err(end) => (Err(end), requests),
+        }
+    }
+
+    /// Keeps only what an upgraded connection needs: the stream, any bytes
+    /// read past the head, and the shutdown switch. The parser and the
+    /// configuration are dropped here, and so is an empty read buffer (its
+    /// 4 KiB would otherwise stay with every idle upgraded connection).
+    fn into_upgraded(self) -> Upgraded {
+        let Connection {
+            io, buf, shutdown, ..
+        } = self;
+        Upgraded {
+            io: Box::new(io),
+            read_buf: if buf.is_empty() { BytesMut::new() } else { buf },
+            shutdown,
+        }
     }
 
     /// Serves requests until the connection ends (`Err`) or is handed
