@@ -14,7 +14,13 @@ from summarize import METRICS, load, ratios  # noqa: E402
 
 def main():
     runs, notes = load(sys.argv[1])
-    rows = [r for r in ratios(runs) if not math.isnan(r[5])]
+    # The user/system split explains the CPU bars; it is in the summary,
+    # not drawn.
+    rows = [
+        r
+        for r in ratios(runs)
+        if not math.isnan(r[5]) and not r[1].startswith(("user_", "sys_"))
+    ]
     width, left, bar_h, gap, top = 760, 300, 18, 8, 50
     height = top + len(rows) * (bar_h + gap) + 40
     # Log scale around 1.0, so 0.5x and 2x are the same length.
@@ -34,7 +40,7 @@ def main():
         f'<text x="{width / 2}" y="36" text-anchor="middle" fill="#555">'
         f"{escape(notes[0].lstrip('# ') if notes else '')}</text>",
     ]
-    for i, (scenario, metric, peer, _ours, _theirs, ratio, target) in enumerate(rows):
+    for i, (scenario, metric, peer, _ours, _theirs, ratio, target, _rounds) in enumerate(rows):
         y = top + i * (bar_h + gap)
         high = next(h for m, h, _ in METRICS[scenario.split("_")[0]] if m == metric)
         good = ratio >= 1 if high else ratio <= 1

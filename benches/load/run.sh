@@ -118,8 +118,8 @@ want echo && echo "==> WebSocket echo"
 want echo && for round in $(seq "$ROUNDS"); do
   for server in $ECHO_SERVERS; do
     start_server $(echo_cmd "$server")
-    record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS"
-    record "echo_10x64KiB" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS"
+    record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS" --pid "$SERVER_PID"
+    record "echo_10x64KiB" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS" --pid "$SERVER_PID"
     stop_server
   done
 done

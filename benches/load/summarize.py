@@ -4,15 +4,30 @@
 Input lines: `SCENARIO SERVER key=value ...` (lines starting with # are
 notes). Each (scenario, server) is averaged over its rounds; every figure is
 then printed beside the same figure of each peer measured in the same run,
-as `ours / peer`. Usage: summarize.py results/latest.txt
+as `ours / peer`, with the range of the per-round ratios (round i of ours
+against round i of the peer, measured minutes apart at most) so that an
+unsteady figure shows as one. For the fan-out it also prints the floor the
+kernel sets: the ratio we would reach if our user-space CPU were zero.
+Usage: summarize.py results/latest.txt
 """
 import sys
 from collections import defaultdict
 
 # metric, higher is better?, target ratio (ours/peer) or None
 METRICS = {
-    "echo": [("msgs_per_s", True, 1.0), ("p50_us", False, None), ("p99_us", False, None)],
-    "fanout": [("events_per_s", True, None), ("p99_us", False, None), ("cpu_ns_per_event", False, 0.5)],
+    "echo": [
+        ("msgs_per_s", True, 1.0),
+        ("p50_us", False, None),
+        ("p99_us", False, None),
+        ("cpu_ns_per_msg", False, None),
+    ],
+    "fanout": [
+        ("events_per_s", True, None),
+        ("p99_us", False, None),
+        ("cpu_ns_per_event", False, 0.5),
+        ("user_ns_per_event", False, None),
+        ("sys_ns_per_event", False, None),
+    ],
     "idle": [("bytes_per_conn", False, 1.0)],
 }
 
@@ -56,7 +71,15 @@ def ratios(runs):
                     continue
                 theirs = mean(runs[(scenario, peer)].get(metric, []))
                 ratio = ours / theirs if theirs else float("nan")
-                yield scenario, metric, peer, ours, theirs, ratio, target
+                per_round = [
+                    a / b
+                    for a, b in zip(
+                        runs[(scenario, "ours")].get(metric, []),
+                        runs[(scenario, peer)].get(metric, []),
+                    )
+                    if b
+                ]
+                yield scenario, metric, peer, ours, theirs, ratio, target, per_round
 
 
 def main():
@@ -70,14 +93,26 @@ def main():
         )
         print(f"{scenario:<16} {server:<15} {figures}")
     print()
-    print(f"{'scenario':<16} {'metric':<17} {'ours/peer':<28} {'ratio':>7}  target")
-    for scenario, metric, peer, ours, theirs, ratio, target in ratios(runs):
+    print(f"{'scenario':<16} {'metric':<17} {'ours/peer':<22} {'ratio':>7} {'rounds':>11}  target")
+    for scenario, metric, peer, ours, theirs, ratio, target, per_round in ratios(runs):
         better_high = next(h for m, h, _ in METRICS[scenario.split('_')[0]] if m == metric)
         verdict = ""
         if target is not None:
             met = ratio >= target if better_high else ratio <= target
             verdict = f"{'>=' if better_high else '<='} {target}: {'met' if met else 'MISSED'}"
-        print(f"{scenario:<16} {metric:<17} {f'ours/{peer}':<28} {ratio:7.2f}  {verdict}")
+        spread = f"{min(per_round):.2f}-{max(per_round):.2f}" if len(per_round) > 1 else ""
+        print(f"{scenario:<16} {metric:<17} {f'ours/{peer}':<22} {ratio:7.2f} {spread:>11}  {verdict}")
+    for (scenario, server), values in sorted(runs.items()):
+        if not scenario.startswith("fanout") or server == "ours":
+            continue
+        ours_sys = mean(runs[(scenario, "ours")].get("sys_ns_per_event", []))
+        theirs = mean(values.get("cpu_ns_per_event", []))
+        if ours_sys == ours_sys and theirs:  # both measured (not NaN, not 0)
+            print(
+                f"{scenario:<16} kernel floor: with no user-space CPU at all, "
+                f"cpu_ns_per_event ours/{server} would be {ours_sys / theirs:.2f} "
+                f"(our system time alone, {ours_sys:.0f} ns, against their total, {theirs:.0f} ns)"
+            )
 
 
 if __name__ == "__main__":

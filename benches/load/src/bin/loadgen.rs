@@ -23,7 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use realtime_events::http::{ChunkedDecoder, Limits};
 use realtime_events::sse::{EventStreamParser, Item};
 use realtime_events::ws::BytesMut;
-use realtime_events_load::{arg, arg_num, cpu_ticks, now_ns, rss_kib};
+use realtime_events_load::{arg, arg_num, cpu_split, now_ns, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -61,15 +61,29 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// User and system CPU, in nanoseconds per item, between two
+/// [`cpu_split`] readings (clock ticks are 10 ms each); zeros for no items.
+fn per_item_ns(start: (u64, u64), end: (u64, u64), items: u64) -> (f64, f64) {
+    if items == 0 {
+        return (0.0, 0.0);
+    }
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 * 10_000_000.0 / items as f64;
+    (per(start.0, end.0), per(start.1, end.1))
+}
+
 /// WebSocket ping-pong: each connection sends one binary message, waits for
 /// its echo, and repeats, for `--secs` (at most `--max-msgs` round trips per
-/// connection). Latency is the round trip, in microseconds.
+/// connection). Latency is the round trip, in microseconds. With `--pid`,
+/// also the server's CPU time per echoed message: a figure that depends on
+/// the work done, not on how busy the machine was, so it stays steady where
+/// messages per second do not.
 async fn echo(args: &[String]) -> Result<()> {
     let url = arg(args, "--url", "ws://127.0.0.1:9001/echo");
     let conns: usize = arg_num(args, "--conns", "100");
     let size: usize = arg_num(args, "--size", "20");
     let secs: f64 = arg_num(args, "--secs", "5");
     let max_msgs: u64 = arg_num(args, "--max-msgs", "10000000");
+    let pid: u32 = arg_num(args, "--pid", "0");
 
     let mut sockets = Vec::with_capacity(conns);
     for _ in 0..conns {
@@ -82,6 +96,7 @@ async fn echo(args: &[String]) -> Result<()> {
         .map_err(|e| format!("connect {url}: {e}"))?;
         sockets.push(ws);
     }
+    let cpu_start = cpu_split(pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
@@ -116,12 +131,16 @@ async fn echo(args: &[String]) -> Result<()> {
         all.extend(task.await.map_err(|e| e.to_string())?);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = per_item_ns(cpu_start, cpu_split(pid), all.len() as u64);
     all.sort_unstable();
     println!(
-        "msgs_per_s={:.0} p50_us={} p99_us={} msgs={}",
+        "msgs_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_msg={:.0} user_ns_per_msg={:.0} sys_ns_per_msg={:.0} msgs={}",
         all.len() as f64 / elapsed,
         quantile(&all, 0.50),
         quantile(&all, 0.99),
+        cpu.0 + cpu.1,
+        cpu.0,
+        cpu.1,
         all.len()
     );
     Ok(())
@@ -338,29 +357,26 @@ async fn fanout(args: &[String]) -> Result<()> {
     }
     // Let the connect burst settle, then measure.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cpu_start = cpu_ticks(pid);
+    let cpu_start = cpu_split(pid);
     from.store(now_ns(), Ordering::Relaxed);
     tokio::time::sleep(window).await;
     until.store(now_ns(), Ordering::Relaxed);
-    let cpu_ticks_used = cpu_ticks(pid).saturating_sub(cpu_start);
+    let cpu_end = cpu_split(pid);
     let mut all = Vec::new();
     for task in tasks {
         all.extend(task.await.map_err(|e| e.to_string())?);
     }
     let delivered = delivered.load(Ordering::Relaxed);
     all.sort_unstable();
-    // Clock ticks are 10 ms each: per event in nanoseconds.
-    let cpu_ns_per_event = if delivered == 0 {
-        0.0
-    } else {
-        cpu_ticks_used as f64 * 10_000_000.0 / delivered as f64
-    };
+    let (user_ns, sys_ns) = per_item_ns(cpu_start, cpu_end, delivered);
     println!(
-        "events_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_event={:.0} delivered={} subs={}",
+        "events_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_event={:.0} user_ns_per_event={:.0} sys_ns_per_event={:.0} delivered={} subs={}",
         delivered as f64 / window.as_secs_f64(),
         quantile(&all, 0.50),
         quantile(&all, 0.99),
-        cpu_ns_per_event,
+        user_ns + sys_ns,
+        user_ns,
+        sys_ns,
         delivered,
         subs
     );

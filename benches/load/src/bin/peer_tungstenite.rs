@@ -4,7 +4,6 @@
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -21,16 +20,13 @@ async fn main() -> std::io::Result<()> {
             let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
                 return;
             };
+            // Pings are answered by the library itself.
             while let Some(Ok(msg)) = ws.next().await {
-                match msg {
-                    Message::Text(_) | Message::Binary(_) => {
-                        if ws.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                    Message::Close(_) => break,
-                    // Pings are answered by the library itself.
-                    _ => {}
+                if msg.is_close() {
+                    break;
+                }
+                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                    break;
                 }
             }
         });
