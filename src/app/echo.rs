@@ -13,6 +13,7 @@ pub fn config() -> Config {
     Config {
         limits: Limits::default(),
         read_chunk: 64 * 1024,
+        ..Config::default()
     }
 }
 

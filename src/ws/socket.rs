@@ -23,6 +23,7 @@ use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Mutex;
 
@@ -42,6 +43,11 @@ pub struct Config {
     /// peer keeps them full (see [`ReadSize`]), so an idle connection does
     /// not hold a large buffer.
     pub read_chunk: usize,
+    /// How long to wait for the peer's answer once our close frame is out.
+    /// A peer that never answers (and never hangs up) would otherwise hold
+    /// the connection open for ever; after this the stream is shut down and
+    /// `recv` returns [`WsError::CloseTimeout`].
+    pub close_timeout: Duration,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
         Config {
             limits: Limits::default(),
             read_chunk: 16 * 1024,
+            close_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -121,6 +128,9 @@ pub enum WsError {
     Io(io::Error),
     /// The stream ended without a closing handshake.
     UnexpectedEof,
+    /// We sent a close frame and the peer did not answer within
+    /// [`Config::close_timeout`]; we shut the stream down.
+    CloseTimeout,
 }
 
 impl fmt::Display for WsError {
@@ -130,6 +140,7 @@ impl fmt::Display for WsError {
             WsError::Send(e) => write!(f, "cannot send: {e}"),
             WsError::Io(e) => write!(f, "I/O error: {e}"),
             WsError::UnexpectedEof => f.write_str("connection closed without a close frame"),
+            WsError::CloseTimeout => f.write_str("the peer did not answer our close frame in time"),
         }
     }
 }
@@ -140,7 +151,7 @@ impl std::error::Error for WsError {
             WsError::Protocol(e) => Some(e),
             WsError::Send(e) => Some(e),
             WsError::Io(e) => Some(e),
-            WsError::UnexpectedEof => None,
+            WsError::UnexpectedEof | WsError::CloseTimeout => None,
         }
     }
 }
@@ -225,6 +236,10 @@ pub struct WsReader<S> {
     core: Reader,
     buf: BytesMut,
     read_size: ReadSize,
+    close_timeout: Duration,
+    /// When the peer's answer to our close is due (set once we see that
+    /// our close went out, so data the peer keeps sending cannot move it).
+    close_deadline: Option<tokio::time::Instant>,
     shared: Arc<Shared<S>>,
     done: bool,
     /// Server shutdown, if the socket should react to it (see `recv`).
@@ -289,6 +304,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 core: Reader::new(role, config.limits),
                 buf: leftover,
                 read_size: ReadSize::new(config.read_chunk),
+                close_timeout: config.close_timeout,
+                close_deadline: None,
                 shared: Arc::clone(&shared),
                 done: false,
                 shutdown: None,
@@ -384,10 +401,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                     }
                     self.buf.reserve(self.read_size.next);
                     let offered = self.buf.capacity() - self.buf.len();
+                    let deadline = self.close_deadline();
                     let shutdown = self.shutdown.clone().filter(|_| !self.going_away);
                     let read = match shutdown {
                         Some(shutdown) => tokio::select! {
-                            read = self.io.read_buf(&mut self.buf) => read,
+                            read = read_by(&mut self.io, &mut self.buf, deadline) => read,
                             () = shutdown.wait() => {
                                 if let Err(e) = self.go_away().await {
                                     self.done = true;
@@ -396,17 +414,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                                 continue;
                             }
                         },
-                        None => self.io.read_buf(&mut self.buf).await,
+                        None => read_by(&mut self.io, &mut self.buf, deadline).await,
                     };
                     match read {
-                        Ok(0) => {
+                        Some(Ok(0)) => {
                             self.done = true;
                             return Some(Err(WsError::UnexpectedEof));
                         }
-                        Ok(got) => self.read_size.record(offered, got),
-                        Err(e) => {
+                        Some(Ok(got)) => self.read_size.record(offered, got),
+                        Some(Err(e)) => {
                             self.done = true;
                             return Some(Err(WsError::Io(e)));
+                        }
+                        None => {
+                            self.done = true;
+                            self.hang_up().await;
+                            return Some(Err(WsError::CloseTimeout));
                         }
                     }
                 }
@@ -424,6 +447,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
     }
     // ANCHOR_END: recv
+
+    /// When the peer's answer to our close frame is due, once one is out.
+    fn close_deadline(&mut self) -> Option<tokio::time::Instant> {
+        if self.close_deadline.is_none() && self.shared.close_sent.load(Ordering::Acquire) {
+            self.close_deadline = Some(tokio::time::Instant::now() + self.close_timeout);
+        }
+        self.close_deadline
+    }
+
+    /// Ends our side of a connection whose peer stopped answering. If a
+    /// write is stuck (the peer does not read either), the lock is not
+    /// waited for: the stream closes when the socket's owner drops it.
+    async fn hang_up(&mut self) {
+        if let Ok(mut w) = self.shared.write.try_lock() {
+            let _ = w.io.shutdown().await;
+        }
+    }
 
     /// Sends our 1001 close because the server is shutting down.
     async fn go_away(&mut self) -> Result<(), WsError> {
@@ -475,6 +515,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             }
             _ => Some(Ok(msg)),
         }
+    }
+}
+
+/// One read into `buf`, given up at `deadline` (`None` if it passed).
+async fn read_by<R: AsyncRead + Unpin>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    deadline: Option<tokio::time::Instant>,
+) -> Option<io::Result<usize>> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, io.read_buf(buf))
+            .await
+            .ok(),
+        None => Some(io.read_buf(buf).await),
     }
 }
 
@@ -556,6 +610,59 @@ mod tests {
         let mut tiny = ReadSize::new(100);
         tiny.record(100, 100);
         assert_eq!((tiny.next, tiny.min, tiny.max), (100, 100, 100));
+    }
+
+    /// A peer that never answers our close, even one that keeps sending
+    /// data to look alive, is hung up on when the close timeout passes.
+    #[tokio::test]
+    async fn a_close_the_peer_never_answers_times_out() {
+        let (ours, mut raw) = tokio::io::duplex(1 << 16);
+        let config = Config {
+            close_timeout: Duration::from_millis(500),
+            ..Config::default()
+        };
+        let mut ws = WebSocket::from_upgraded(ours, Role::Server, config, BytesMut::new());
+        ws.close(1000, "bye").await.unwrap();
+        let trickle = tokio::spawn(async move {
+            let mut client = Writer::new(Role::Client);
+            // Two seconds of data, every 100 ms.
+            for i in 0..20 {
+                client
+                    .send(&Message::Text(format!("still here {i}")))
+                    .unwrap();
+                if raw.write_all(&client.take_output()).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            raw
+        });
+        let started = std::time::Instant::now();
+        let result = ws.recv().await;
+        let waited = started.elapsed();
+        assert!(
+            matches!(result, Some(Err(WsError::CloseTimeout))),
+            "{result:?}"
+        );
+        assert!(
+            waited >= Duration::from_millis(500) && waited < Duration::from_millis(1500),
+            "the data the peer kept sending must not move the deadline: {waited:?}"
+        );
+        assert!(ws.recv().await.is_none(), "the connection is over");
+        // Our side of the stream was shut down: the peer reads our close
+        // frame, then end-of-file.
+        let mut raw = trickle.await.unwrap();
+        let mut seen = Vec::new();
+        raw.read_to_end(&mut seen).await.unwrap();
+        let mut reader = Reader::new(Role::Client, Limits::default());
+        let mut seen = BytesMut::from(&seen[..]);
+        assert_eq!(
+            reader.receive(&mut seen).unwrap(),
+            Some(Message::Close(Some(CloseFrame {
+                code: 1000,
+                reason: "bye".into()
+            })))
+        );
     }
 
     /// A connection that carried a large message gives its big buffer back
