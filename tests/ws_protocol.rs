@@ -376,3 +376,47 @@ fn client_writer_masks() {
         (vec![Message::Binary(Bytes::from_static(b"abc"))], None)
     );
 }
+
+/// A server's zero-copy send puts the same bytes on the wire as a plain
+/// send: the header in the output, then the payload it hands back.
+#[test]
+fn zero_copy_send_writes_the_same_bytes_as_send() {
+    let messages = [
+        Message::Binary(Bytes::from(vec![7u8; 70_000])),
+        Message::Text("é".repeat(3_000)),
+        Message::Binary(Bytes::new()),
+    ];
+    for msg in &messages {
+        let mut plain = Writer::new(Role::Server);
+        plain.send(msg).unwrap();
+        let mut zero = Writer::new(Role::Server);
+        let payload = zero
+            .send_zero_copy(msg)
+            .unwrap()
+            .expect("a server data frame");
+        let mut wire = zero.take_output().to_vec();
+        assert!(wire.len() <= 10, "only the header was buffered");
+        wire.extend_from_slice(payload);
+        assert_eq!(wire, plain.take_output().to_vec());
+    }
+}
+
+/// What cannot skip the copy does not: a client must mask its payload, and
+/// control frames go through `send`. Both come back encoded whole, and a
+/// closed writer refuses.
+#[test]
+fn zero_copy_send_falls_back_where_it_must() {
+    let big = Message::Binary(Bytes::from(vec![1u8; 10_000]));
+    let mut client = Writer::new(Role::Client);
+    assert_eq!(client.send_zero_copy(&big).unwrap(), None);
+    let mut reader = Reader::new(Role::Server, Limits::default());
+    let mut wire = client.take_output();
+    assert_eq!(reader.receive(&mut wire).unwrap(), Some(big.clone()));
+
+    let mut server = Writer::new(Role::Server);
+    let ping = Message::Ping(Bytes::from_static(b"p"));
+    assert_eq!(server.send_zero_copy(&ping).unwrap(), None);
+    assert_eq!(&server.take_output()[..], &[0x89, 0x01, b'p'][..]);
+    server.send(&Message::Close(None)).unwrap();
+    assert_eq!(server.send_zero_copy(&big), Err(SendError::Closed));
+}

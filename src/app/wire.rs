@@ -593,6 +593,35 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tapped<IO> {
         result
     }
 
+    /// Passed through, so a vectored write (frame header and payload)
+    /// stays one write; the tap sees the bytes the stream took, in order.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = result {
+            let mut left = n;
+            for buf in bufs {
+                if left == 0 {
+                    break;
+                }
+                let taken = left.min(buf.len());
+                if taken > 0 {
+                    this.tap.data(Direction::Out, &buf[..taken]);
+                }
+                left -= taken;
+            }
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }

@@ -501,6 +501,38 @@ impl Writer {
         Ok(())
     }
 
+    /// Like [`send`](Self::send), but a server's data message leaves its
+    /// payload where it is: only the frame header goes into the output, and
+    /// the payload is returned, to be written to the stream right after the
+    /// output. Server frames are not masked, so the payload's bytes are the
+    /// wire bytes, and copying a large one into the output buffer would be
+    /// wasted work. Control messages and a client's frames (which must be
+    /// masked) are encoded whole, as by `send`, and `None` is returned.
+    pub fn send_zero_copy<'m>(&mut self, msg: &'m Message) -> Result<Option<&'m [u8]>, SendError> {
+        let (opcode, payload) = match msg {
+            Message::Text(s) => (Opcode::Text, s.as_bytes()),
+            Message::Binary(b) => (Opcode::Binary, &b[..]),
+            _ => return self.send(msg).map(|()| None),
+        };
+        if self.role == Role::Client {
+            return self.send(msg).map(|()| None);
+        }
+        if self.close_sent {
+            return Err(SendError::Closed);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        header.encode(&mut self.output);
+        Ok(Some(payload))
+    }
+
     fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
         let mask = match self.role {
             Role::Client => Some(self.keys.next_key()),

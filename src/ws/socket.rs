@@ -178,12 +178,33 @@ impl<S: AsyncRead + AsyncWrite> WriteSide<S> {
     /// Writes out everything the core has queued. Bytes are only removed
     /// from the queue once written, so a cancelled flush loses nothing.
     async fn flush(&mut self) -> io::Result<()> {
+        self.flush_then(&[]).await
+    }
+
+    /// Writes the output, then `payload`, as one vectored write where the
+    /// stream takes both at once (a TCP stream does): a large message goes
+    /// out without being copied and without a system call of its own.
+    async fn flush_then(&mut self, payload: &[u8]) -> io::Result<()> {
+        let mut payload_sent = 0;
         while !self.core.output().is_empty() {
-            let n = self.io.write(self.core.output()).await?;
+            let output = self.core.output();
+            let n = self
+                .io
+                .write_vectored(&[io::IoSlice::new(output), io::IoSlice::new(payload)])
+                .await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            self.core.output_mut().advance(n);
+            let from_output = n.min(output.len());
+            self.core.output_mut().advance(from_output);
+            payload_sent += n - from_output;
+        }
+        while payload_sent < payload.len() {
+            let n = self.io.write(&payload[payload_sent..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            payload_sent += n;
         }
         self.io.flush().await
     }
@@ -518,6 +539,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     }
 }
 
+/// From this payload size on, a server writes a message's payload from
+/// where it lies instead of copying it behind the frame header: below it,
+/// the copy costs less than handling a second buffer.
+const ZERO_COPY_FROM: usize = 4 * 1024;
+
+/// The payload length of a data message (0 for control messages, which
+/// are small by rule).
+fn msg_len(msg: &Message) -> usize {
+    match msg {
+        Message::Text(s) => s.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    }
+}
+
 /// One read into `buf`, given up at `deadline` (`None` if it passed).
 async fn read_by<R: AsyncRead + Unpin>(
     io: &mut R,
@@ -540,11 +576,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// on the reading side until it returns the peer's close (or `None`).
     pub async fn send(&self, msg: Message) -> Result<(), WsError> {
         let mut w = self.shared.write.lock().await;
-        w.core.send(&msg)?;
-        if matches!(msg, Message::Close(_)) {
-            self.shared.close_sent.store(true, Ordering::Release);
+        if msg_len(&msg) >= ZERO_COPY_FROM {
+            match w.core.send_zero_copy(&msg)? {
+                Some(payload) => w.flush_then(payload).await?,
+                None => w.flush().await?,
+            }
+        } else {
+            w.core.send(&msg)?;
+            if matches!(msg, Message::Close(_)) {
+                self.shared.close_sent.store(true, Ordering::Release);
+            }
+            w.flush().await?;
         }
-        w.flush().await?;
         drop(w);
         self.shared.send_pending_pong().await?;
         Ok(())
@@ -610,6 +653,93 @@ mod tests {
         let mut tiny = ReadSize::new(100);
         tiny.record(100, 100);
         assert_eq!((tiny.next, tiny.min, tiny.max), (100, 100, 100));
+    }
+
+    /// A stream that takes at most 7 bytes per write, vectored or not, so
+    /// every way a header-then-payload write can be cut happens.
+    struct SevenAtATime(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl AsyncRead for SevenAtATime {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for SevenAtATime {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let n = buf.len().min(7);
+            self.0.lock().unwrap().extend_from_slice(&buf[..n]);
+            std::task::Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> std::task::Poll<io::Result<usize>> {
+            let mut room = 7;
+            let mut out = self.0.lock().unwrap();
+            for buf in bufs {
+                let n = buf.len().min(room);
+                out.extend_from_slice(&buf[..n]);
+                room -= n;
+            }
+            std::task::Poll::Ready(Ok(7 - room))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Large messages take the zero-copy path; cut into 7-byte vectored
+    /// writes, they still arrive whole and in order.
+    #[tokio::test]
+    async fn large_messages_survive_short_vectored_writes() {
+        let wire = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = [
+            Message::Binary(Bytes::from(
+                (0..20_000u32).map(|i| i as u8).collect::<Vec<_>>(),
+            )),
+            Message::Text("small".into()),
+            Message::Text("x".repeat(5_000)),
+        ];
+        let stream = SevenAtATime(Arc::clone(&wire));
+        let mut ws =
+            WebSocket::from_upgraded(stream, Role::Server, Config::default(), BytesMut::new());
+        for msg in &sent {
+            ws.send(msg.clone()).await.unwrap();
+        }
+        let mut bytes = BytesMut::from(&wire.lock().unwrap()[..]);
+        let mut client = Reader::new(Role::Client, Limits::default());
+        let mut got = Vec::new();
+        while let Some(msg) = client.receive(&mut bytes).unwrap() {
+            got.push(msg);
+        }
+        assert_eq!(got, sent);
+        assert!(bytes.is_empty());
     }
 
     /// A peer that never answers our close, even one that keeps sending
