@@ -138,6 +138,13 @@ impl HeadScanner {
         buf: &[u8],
     ) -> Result<Status<HeadIndex>, ParseError> {
         loop {
+            // The common case first: a whole, valid field line, in one pass.
+            if self.stage == Stage::Fields
+                && self.pos == self.line_start
+                && self.quick_field_line(buf)
+            {
+                continue;
+            }
             // Look for the next CR or LF, only in bytes we have not seen yet.
             let unseen = buf.get(self.pos..).unwrap_or_default();
             let Some(found) = find_line_end(unseen) else {
@@ -201,6 +208,55 @@ impl HeadScanner {
         *self = HeadScanner::new(self.limits);
         Ok(index)
     }
+
+    // ANCHOR: quick_field_line
+    /// Takes the field line at `line_start` if it is whole and valid,
+    /// looking at each byte once: the name up to its colon, then the value
+    /// up to the first byte that is not a field byte, which must be the CR
+    /// of a CRLF. Anything else (a line still arriving, an error, a limit
+    /// reached) returns false without changing anything, and the careful
+    /// path in `parse` takes the line instead and gives the exact answer.
+    /// So this is only ever a shortcut to the same result: the careful path
+    /// would find the same line end (no CR or LF comes before it), the
+    /// same name and the same trimmed value.
+    fn quick_field_line(&mut self, buf: &[u8]) -> bool {
+        let start = self.line_start;
+        let line = buf.get(start..).unwrap_or_default();
+        let Some(colon @ 1..) = line.iter().position(|&b| !is_token(b)) else {
+            return false;
+        };
+        if line[colon] != b':' {
+            return false;
+        }
+        let mut value_start = colon + 1;
+        while let Some(b' ' | b'\t') = line.get(value_start) {
+            value_start += 1;
+        }
+        let rest = line.get(value_start..).unwrap_or_default();
+        let Some(cr) = find_non_field_byte(rest).map(|i| value_start + i) else {
+            return false;
+        };
+        let next = start + cr + 2;
+        if line[cr] != b'\r'
+            || line.get(cr + 1) != Some(&b'\n')
+            || next > self.limits.max_head_bytes
+            || self.index.headers.len() == self.limits.max_headers
+        {
+            return false;
+        }
+        let mut value_end = cr;
+        while value_end > value_start && matches!(line[value_end - 1], b' ' | b'\t') {
+            value_end -= 1;
+        }
+        self.index.headers.push((
+            Span::within(start, 0, colon),
+            Span::within(start, value_start, value_end - value_start),
+        ));
+        self.pos = next;
+        self.line_start = next;
+        true
+    }
+    // ANCHOR_END: quick_field_line
 
     // ANCHOR: field_line
     /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
@@ -305,16 +361,38 @@ fn find_line_end(bytes: &[u8]) -> Option<usize> {
     Some(skipped + found)
 }
 
+/// The index of the first byte that is not a [field byte](is_field_byte)
+/// (in a valid field line, the CR that ends it). Words with no byte below
+/// 0x20 and no DEL are skipped whole, as in [`all_field_bytes`].
+fn find_non_field_byte(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut skipped = 0;
+    for chunk in &mut chunks {
+        if !plain_word(word(chunk)) {
+            if let Some(i) = chunk.iter().position(|&b| !is_field_byte(b)) {
+                return Some(skipped + i);
+            }
+        }
+        skipped += 8;
+    }
+    let found = chunks.remainder().iter().position(|&b| !is_field_byte(b))?;
+    Some(skipped + found)
+}
+
+/// Whether no byte of `w` is below 0x20 or DEL (0x7F): then all eight are
+/// field bytes.
+const fn plain_word(w: u64) -> bool {
+    // A byte equal to 0x7F is a zero byte once XORed with 0x7F.
+    !has_byte_below(w, 0x20) && !has_byte_below(w ^ (ONES * 0x7F), 1)
+}
+
 /// Whether every byte is a [field byte](is_field_byte). A word with no
 /// byte below 0x20 and no DEL (0x7F) is all field bytes; any other word is
 /// checked byte by byte (it may just hold an HTAB).
 fn all_field_bytes(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let w = word(chunk);
-        // A byte equal to 0x7F is a zero byte once XORed with 0x7F.
-        let plain = !has_byte_below(w, 0x20) && !has_byte_below(w ^ (ONES * 0x7F), 1);
-        if !plain && !chunk.iter().all(|&b| is_field_byte(b)) {
+        if !plain_word(word(chunk)) && !chunk.iter().all(|&b| is_field_byte(b)) {
             return false;
         }
     }
@@ -402,6 +480,8 @@ mod tests {
                 assert_eq!(find_line_end(&line), slow_end, "byte {b:#x} at {at}");
                 let slow_ok = line.iter().all(|&c| is_field_byte(c));
                 assert_eq!(all_field_bytes(&line), slow_ok, "byte {b:#x} at {at}");
+                let slow_bad = line.iter().position(|&c| !is_field_byte(c));
+                assert_eq!(find_non_field_byte(&line), slow_bad, "byte {b:#x} at {at}");
             }
         }
     }
