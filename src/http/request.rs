@@ -121,13 +121,26 @@ impl StartLine for Request {
     }
 
     fn finish(buf: &[u8], index: &mut HeadIndex, limits: &Limits) -> Result<(), ParseError> {
-        let headers = Headers::new(buf, &index.headers);
+        // One pass over the names finds what the checks below need; asking
+        // `Headers` for each name was a pass per name, 15% of a parse.
+        let (mut hosts, mut framed) = (0, false);
+        for (name, _) in &index.headers {
+            let name = name.slice(buf);
+            hosts += usize::from(name.eq_ignore_ascii_case(b"host"));
+            framed |= name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"transfer-encoding");
+        }
         // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before.
-        let hosts = headers.count("host");
         if hosts > 1 || (hosts == 0 && index.version == Some(Version::Http11)) {
             return Err(ParseError::BadHost);
         }
-        index.framing = BodyFraming::of_request(&headers, limits)?;
+        // With neither field there is no body, which is what `of_request`
+        // would say too; only a head that frames a body needs its rules.
+        index.framing = if framed {
+            BodyFraming::of_request(&Headers::new(buf, &index.headers), limits)?
+        } else {
+            BodyFraming::Empty
+        };
         Ok(())
     }
 }
