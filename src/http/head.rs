@@ -79,6 +79,18 @@ impl Fields {
         self.len += 1;
     }
 
+    /// Moves the fields out, leaving an empty list: only `len` is reset,
+    /// as the inline slots past it are never read.
+    fn take(&mut self) -> Fields {
+        let fields = Fields {
+            len: self.len,
+            inline: self.inline,
+            spilled: std::mem::take(&mut self.spilled),
+        };
+        self.len = 0;
+        fields
+    }
+
     /// The rare case, out of line so that `push` stays small enough to inline.
     #[cold]
     fn spill(&mut self, field: (Span, Span)) {
@@ -191,12 +203,20 @@ impl HeadScanner {
         buf: &[u8],
     ) -> Result<Status<HeadIndex>, ParseError> {
         loop {
-            // The common case first: a whole, valid field line, in one pass.
-            if self.stage == Stage::Fields
-                && self.pos == self.line_start
-                && self.quick_field_line(buf)
-            {
-                continue;
+            // The common cases first, each taken only when the careful path
+            // below would reach the same result: a whole, valid field line,
+            // in one pass; and the empty line that ends the head.
+            if self.stage == Stage::Fields && self.pos == self.line_start {
+                if self.quick_field_line(buf) {
+                    continue;
+                }
+                let end = self.line_start + 2;
+                if buf.get(self.line_start..end) == Some(b"\r\n")
+                    && end <= self.limits.max_head_bytes
+                {
+                    self.pos = end;
+                    return self.finish::<K>(buf);
+                }
             }
             // Look for the next CR or LF, only in bytes we have not seen yet.
             let unseen = buf.get(self.pos..).unwrap_or_default();
@@ -262,8 +282,17 @@ impl HeadScanner {
         self.stage = Stage::Leading;
         self.pos = 0;
         self.line_start = 0;
-        // Built in place: the index is big enough that each move costs.
-        Ok(Status::Complete(std::mem::take(&mut self.index)))
+        // Copy the index out and reset it by hand rather than `take` it:
+        // the copy is needed either way, and this skips zeroing the inline
+        // field list (only its `len` says what is valid).
+        let index = HeadIndex {
+            headers: self.index.headers.take(),
+            ..self.index
+        };
+        let fresh = &mut self.index;
+        (fresh.len, fresh.parts, fresh.version, fresh.code) = (0, Default::default(), None, 0);
+        fresh.framing = BodyFraming::default();
+        Ok(Status::Complete(index))
     }
 
     // ANCHOR: quick_field_line
