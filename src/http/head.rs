@@ -204,18 +204,17 @@ impl HeadScanner {
     ) -> Result<Status<HeadIndex>, ParseError> {
         loop {
             // The common cases first, each taken only when the careful path
-            // below would reach the same result: a whole, valid field line,
-            // in one pass; and the empty line that ends the head.
+            // below would reach the same result: the empty line that ends
+            // the head, and a whole, valid field line, in one pass.
             if self.stage == Stage::Fields && self.pos == self.line_start {
-                if self.quick_field_line(buf) {
+                if buf.get(self.line_start) == Some(&b'\r') {
+                    let end = self.line_start + 2;
+                    if buf.get(end - 1) == Some(&b'\n') && end <= self.limits.max_head_bytes {
+                        self.pos = end;
+                        return self.finish::<K>(buf);
+                    }
+                } else if self.quick_field_line(buf) {
                     continue;
-                }
-                let end = self.line_start + 2;
-                if buf.get(self.line_start..end) == Some(b"\r\n")
-                    && end <= self.limits.max_head_bytes
-                {
-                    self.pos = end;
-                    return self.finish::<K>(buf);
                 }
             }
             // Look for the next CR or LF, only in bytes we have not seen yet.
