@@ -537,6 +537,27 @@ fn head_over_the_limit_is_431_even_unfinished() {
 }
 
 #[test]
+fn head_of_exactly_the_limit_passes_and_one_byte_more_is_431() {
+    // The last byte over the limit in a field line, then in the empty line.
+    let wire = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n";
+    for max_head_bytes in [wire.len() - 3, wire.len() - 1] {
+        let limits = Limits {
+            max_head_bytes,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse_with(limits, wire),
+            Outcome::Error(ParseError::HeadTooLarge)
+        );
+    }
+    let exact = Limits {
+        max_head_bytes: wire.len(),
+        ..Limits::default()
+    };
+    assert!(matches!(parse_with(exact, wire), Outcome::Head { .. }));
+}
+
+#[test]
 fn long_target_is_414_even_unfinished() {
     let limits = Limits {
         max_target_len: 100,

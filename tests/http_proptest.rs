@@ -10,7 +10,7 @@
 //! `PROPTEST_CASES` sets the number of cases (CI runs 10,000).
 
 use proptest::prelude::*;
-use realtime_events::http::{RequestParser, Status, Version};
+use realtime_events::http::{Limits, ParseError, RequestParser, Status, Version};
 
 #[path = "support/differential.rs"]
 mod differential;
@@ -271,6 +271,67 @@ proptest! {
     fn differential_mutated_heads(wire in differential_head(), mutations in proptest::collection::vec(mutation(), 1..4)) {
         check_against_httparse(&wire)?;
         check_against_httparse(&apply(wire, &mutations))?;
+    }
+}
+
+// ---------------------------------------------------------------------
+// (c) Whole against byte by byte. A head fed whole takes the one-pass
+// path for its field lines; fed a byte at a time, every line is still
+// arriving when first seen, so the careful path takes it. Both must give
+// the same answer, error included, also at tight limits.
+
+/// What one parse ended in, comparable across feeding styles.
+fn verdict(
+    result: Result<Status<realtime_events::http::HeadIndex>, ParseError>,
+    buf: &[u8],
+) -> String {
+    match result {
+        Ok(Status::Complete(index)) => {
+            let head = index.view(buf);
+            let fields: Vec<(&str, &[u8])> = head.headers().iter().collect();
+            format!(
+                "{} {} {:?} {fields:?} {:?} {}",
+                head.method(),
+                head.target(),
+                head.version(),
+                head.framing(),
+                index.len()
+            )
+        }
+        Ok(Status::Partial) => "partial".to_string(),
+        Err(err) => format!("{err:?}"),
+    }
+}
+
+fn whole_matches_bytewise(wire: &[u8], limits: Limits) -> Result<(), TestCaseError> {
+    let whole = verdict(RequestParser::new(limits).parse(wire), wire);
+    let mut parser = RequestParser::new(limits);
+    let mut bytewise = "partial".to_string();
+    for end in 1..=wire.len() {
+        bytewise = verdict(parser.parse(&wire[..end]), &wire[..end]);
+        if bytewise != "partial" {
+            break;
+        }
+    }
+    prop_assert_eq!(whole, bytewise, "{:?}", String::from_utf8_lossy(wire));
+    Ok(())
+}
+
+fn tight_limits() -> impl Strategy<Value = Limits> {
+    (20..400usize, 0..8usize).prop_map(|(max_head_bytes, max_headers)| Limits {
+        max_head_bytes,
+        max_headers,
+        ..Limits::default()
+    })
+}
+
+proptest! {
+    /// (c) Mutated heads, at the default limits and at tight ones.
+    #[test]
+    fn whole_and_bytewise_agree(wire in differential_head(), mutations in proptest::collection::vec(mutation(), 0..4), limits in tight_limits()) {
+        let wire = apply(wire, &mutations);
+        whole_matches_bytewise(&wire, Limits::default())?;
+        whole_matches_bytewise(&wire, limits)?;
     }
 }
 
