@@ -178,7 +178,14 @@ impl<S: AsyncRead + AsyncWrite> WriteSide<S> {
     /// Writes out everything the core has queued. Bytes are only removed
     /// from the queue once written, so a cancelled flush loses nothing.
     async fn flush(&mut self) -> io::Result<()> {
-        self.flush_then(&[]).await
+        while !self.core.output().is_empty() {
+            let n = self.io.write(self.core.output()).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.core.output_mut().advance(n);
+        }
+        self.io.flush().await
     }
 
     /// Writes the output, then `payload`, as one vectored write where the
