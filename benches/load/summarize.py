@@ -20,6 +20,8 @@ METRICS = {
         ("p50_us", False, None),
         ("p99_us", False, None),
         ("cpu_ns_per_msg", False, None),
+        ("user_ns_per_msg", False, None),
+        ("sys_ns_per_msg", False, None),
     ],
     "fanout": [
         ("events_per_s", True, None),

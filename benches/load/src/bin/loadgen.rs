@@ -71,6 +71,15 @@ fn per_item_ns(start: (u64, u64), end: (u64, u64), items: u64) -> (f64, f64) {
     (per(start.0, end.0), per(start.1, end.1))
 }
 
+/// How busy this process kept its CPU between two [`cpu_split`] readings
+/// `elapsed` seconds apart, in percent of one core. Near 100, the load
+/// generator itself sets the pace, and messages per second say more about
+/// it than about the server.
+fn busy_percent(start: (u64, u64), end: (u64, u64), elapsed: f64) -> f64 {
+    let ticks = (end.0 + end.1).saturating_sub(start.0 + start.1);
+    ticks as f64 * 0.01 / elapsed * 100.0
+}
+
 /// WebSocket ping-pong: each connection sends one binary message, waits for
 /// its echo, and repeats, for `--secs` (at most `--max-msgs` round trips per
 /// connection). Latency is the round trip, in microseconds. With `--pid`,
@@ -97,6 +106,7 @@ async fn echo(args: &[String]) -> Result<()> {
         sockets.push(ws);
     }
     let cpu_start = cpu_split(pid);
+    let own_start = cpu_split(std::process::id());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
@@ -132,15 +142,17 @@ async fn echo(args: &[String]) -> Result<()> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = per_item_ns(cpu_start, cpu_split(pid), all.len() as u64);
+    let busy = busy_percent(own_start, cpu_split(std::process::id()), elapsed);
     all.sort_unstable();
     println!(
-        "msgs_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_msg={:.0} user_ns_per_msg={:.0} sys_ns_per_msg={:.0} msgs={}",
+        "msgs_per_s={:.0} p50_us={} p99_us={} cpu_ns_per_msg={:.0} user_ns_per_msg={:.0} sys_ns_per_msg={:.0} loadgen_busy_pct={:.0} msgs={}",
         all.len() as f64 / elapsed,
         quantile(&all, 0.50),
         quantile(&all, 0.99),
         cpu.0 + cpu.1,
         cpu.0,
         cpu.1,
+        busy,
         all.len()
     );
     Ok(())
