@@ -501,6 +501,7 @@ impl Writer {
         Ok(())
     }
 
+    // ANCHOR: send_zero_copy
     /// Like [`send`](Self::send), but a server's data message leaves its
     /// payload where it is: only the frame header goes into the output, and
     /// the payload is returned, to be written to the stream right after the
@@ -532,6 +533,7 @@ impl Writer {
         header.encode(&mut self.output);
         Ok(Some(payload))
     }
+    // ANCHOR_END: send_zero_copy
 
     fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
         let mask = match self.role {
