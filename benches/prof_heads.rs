@@ -1,6 +1,6 @@
 //! A fixed-count loop over one head, for `valgrind --tool=callgrind` or
 //! `perf record`: `prof_heads <minimal|browser|upgrade> <ours|httparse> N`.
-use realtime_events::http::{RequestParser, Status};
+use realtime_events::http::RequestParser;
 use std::hint::black_box;
 
 #[path = "common/heads.rs"]
@@ -21,21 +21,9 @@ fn main() {
     let mut parser = RequestParser::default();
     for _ in 0..n {
         if peer {
-            let mut headers = [httparse::EMPTY_HEADER; 32];
-            let mut req = httparse::Request::new(&mut headers);
-            match req.parse(black_box(input)) {
-                Ok(httparse::Status::Complete(n)) => {
-                    black_box(n);
-                }
-                other => panic!("{other:?}"),
-            }
+            black_box(heads::httparse_len(input));
         } else {
-            match parser.parse(black_box(input)) {
-                Ok(Status::Complete(index)) => {
-                    black_box(index.len());
-                }
-                other => panic!("{other:?}"),
-            }
+            black_box(heads::ours_len(&mut parser, input));
         }
     }
 }

@@ -131,6 +131,21 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
+    /// The header of an unfragmented frame with no extension bits: how
+    /// every frame we send starts, since we never fragment what we send
+    /// and negotiate no extensions.
+    pub fn whole(opcode: Opcode, mask: Option<[u8; 4]>, payload_len: u64) -> Self {
+        FrameHeader {
+            fin: true,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask,
+            payload_len,
+        }
+    }
+
     // ANCHOR: decode
     /// Decodes a header from the start of `buf`.
     ///
@@ -270,15 +285,7 @@ mod tests {
     use super::*;
 
     fn header(opcode: Opcode, len: u64, mask: Option<[u8; 4]>) -> FrameHeader {
-        FrameHeader {
-            fin: true,
-            rsv1: false,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask,
-            payload_len: len,
-        }
+        FrameHeader::whole(opcode, mask, len)
     }
 
     #[test]

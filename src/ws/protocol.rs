@@ -521,16 +521,7 @@ impl Writer {
         if self.close_sent {
             return Err(SendError::Closed);
         }
-        let header = FrameHeader {
-            fin: true,
-            rsv1: false,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
-        header.encode(&mut self.output);
+        FrameHeader::whole(opcode, None, payload.len() as u64).encode(&mut self.output);
         Ok(Some(payload))
     }
     // ANCHOR_END: send_zero_copy
@@ -540,15 +531,7 @@ impl Writer {
             Role::Client => Some(self.keys.next_key()),
             Role::Server => None,
         };
-        let header = FrameHeader {
-            fin: true,
-            rsv1: false,
-            rsv2: false,
-            rsv3: false,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header = FrameHeader::whole(opcode, mask, payload.len() as u64);
         write_frame(&mut self.output, &header, payload);
     }
     // ANCHOR_END: encode_message
