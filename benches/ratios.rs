@@ -98,15 +98,7 @@ fn heads() {
 }
 
 fn header(len: u64) -> FrameHeader {
-    FrameHeader {
-        fin: true,
-        rsv1: false,
-        rsv2: false,
-        rsv3: false,
-        opcode: Opcode::Binary,
-        mask: Some(KEY),
-        payload_len: len,
-    }
+    FrameHeader::whole(Opcode::Binary, Some(KEY), len)
 }
 
 fn theirs() -> TFrameHeader {

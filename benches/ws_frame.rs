@@ -26,15 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn ours_header(len: u64, mask: Option<[u8; 4]>) -> FrameHeader {
-    FrameHeader {
-        fin: true,
-        rsv1: false,
-        rsv2: false,
-        rsv3: false,
-        opcode: Opcode::Binary,
-        mask,
-        payload_len: len,
-    }
+    FrameHeader::whole(Opcode::Binary, mask, len)
 }
 
 fn theirs_header(mask: Option<[u8; 4]>) -> TFrameHeader {

@@ -77,6 +77,21 @@ fn no_content() -> Vec<u8> {
     b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
 }
 
+fn server_error() -> Vec<u8> {
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec()
+}
+
+/// An EventSource on `addr`'s `/` that waits `retry` between connections.
+async fn connect_with_retry(addr: std::net::SocketAddr, retry: Duration) -> EventSource {
+    let config = ClientConfig {
+        retry,
+        ..ClientConfig::default()
+    };
+    EventSource::connect(&format!("http://{addr}/"), config)
+        .await
+        .unwrap()
+}
+
 async fn next_event(
     source: &mut EventSource,
 ) -> Option<Result<realtime_events::sse::ParsedEvent, ClientError>> {
@@ -140,13 +155,7 @@ async fn honours_retry_sends_last_event_id_and_stops_on_204() {
 #[tokio::test]
 async fn default_retry_applies_without_a_retry_field() {
     let (addr, mut seen) = scripted(vec![stream("data: a\n\n"), no_content()]).await;
-    let config = ClientConfig {
-        retry: Duration::from_millis(400),
-        ..ClientConfig::default()
-    };
-    let mut source = EventSource::connect(&format!("http://{addr}/"), config)
-        .await
-        .unwrap();
+    let mut source = connect_with_retry(addr, Duration::from_millis(400)).await;
     assert_eq!(next_event(&mut source).await.unwrap().unwrap().data, "a");
     assert!(next_event(&mut source).await.is_none());
     let first = seen.recv().await.unwrap();
@@ -160,7 +169,7 @@ async fn default_retry_applies_without_a_retry_field() {
 #[tokio::test]
 async fn refuses_500_and_wrong_content_type_on_connect() {
     let (addr, _seen) = scripted(vec![
-        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        server_error(),
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\ndata: a\n\n".to_vec(),
         b"HTTP/1.1 200 OK\r\n\r\ndata: a\n\n".to_vec(),
     ])
@@ -190,17 +199,11 @@ async fn refuses_500_and_wrong_content_type_on_connect() {
 async fn a_refused_reconnect_fails_for_good() {
     let (addr, mut seen) = scripted(vec![
         stream("id: 1\ndata: a\n\n"),
-        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        server_error(),
         stream("id: 2\ndata: never\n\n"),
     ])
     .await;
-    let config = ClientConfig {
-        retry: Duration::from_millis(10),
-        ..ClientConfig::default()
-    };
-    let mut source = EventSource::connect(&format!("http://{addr}/"), config)
-        .await
-        .unwrap();
+    let mut source = connect_with_retry(addr, Duration::from_millis(10)).await;
     assert_eq!(next_event(&mut source).await.unwrap().unwrap().data, "a");
     let err = next_event(&mut source).await.unwrap().unwrap_err();
     assert!(matches!(err, ClientError::Status(500)), "{err:?}");
@@ -227,13 +230,7 @@ async fn cut_event_is_discarded_and_chunked_bodies_are_decoded() {
     first.extend_from_slice(b"0\r\n\r\n");
     let (addr, mut seen) =
         scripted(vec![first, stream("id: 3\ndata: three\n\n"), no_content()]).await;
-    let config = ClientConfig {
-        retry: Duration::from_millis(10),
-        ..ClientConfig::default()
-    };
-    let mut source = EventSource::connect(&format!("http://{addr}/"), config)
-        .await
-        .unwrap();
+    let mut source = connect_with_retry(addr, Duration::from_millis(10)).await;
     let mut got = Vec::new();
     while let Some(event) = next_event(&mut source).await {
         let event = event.unwrap();

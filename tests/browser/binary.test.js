@@ -1,29 +1,19 @@
 // SSE is UTF-8 only: the same 4 KiB of every byte value, sent by the
 // server over SSE as base64 and over a WebSocket as one binary message;
 // both must arrive intact, and the wire view says what each cost.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitInPage } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage } from './harness.js';
 
-let server;
-let browser;
-let context;
 let page;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  ({ context, page } = await openPage(browser, `${server.url}/?manual`));
+const env = useServerAndBrowser(async () => {
+  ({ page } = await openPage(env.browser, `${env.server.url}/?manual`));
   await page.evaluate(() => {
     window.demo.wireSource = window.demo.connectWire();
   });
   await waitInPage(page, () => document.getElementById('wire-state').dataset.state === 'open', null, {
     what: 'the wire view',
   });
-});
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.stop();
 });
 
 const BLOB = Array.from({ length: 4096 }, (_, i) => i % 256);

@@ -1,28 +1,19 @@
 // The whole page as a user sees it: ticker quotes and chat messages
 // appear, two browser contexts (two users) chat with each other, and a
 // screenshot of it is saved for the book.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { startServer, launchBrowser, openPage, waitInPage, repoRoot } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage, repoRoot } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 const SCREENSHOT = process.env.SCREENSHOT_OUT || path.join(repoRoot, 'tutorial', 'src', 'img', 'demo.png');
 
 test('two users chat across two browser contexts while quotes stream; screenshot for the book', async (t) => {
-  const alice = await openPage(browser, `${server.url}/?nick=alice`);
-  const bob = await openPage(browser, `${server.url}/?nick=bob`);
+  const alice = await openPage(env.browser, `${env.server.url}/?nick=alice`);
+  const bob = await openPage(env.browser, `${env.server.url}/?nick=bob`);
   for (const [who, { page }] of [['alice', alice], ['bob', bob]]) {
     await waitInPage(page, () => document.getElementById('chat-state').dataset.state === 'open', null, {
       what: `${who}'s chat to open`,

@@ -8,6 +8,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -87,6 +88,25 @@ export async function launchBrowser() {
     headless: true,
     args: CHROMIUM_ARGS,
   });
+}
+
+// The server and the browser most test files share: started before the
+// file's first test, stopped after its last. Read them as `env.server` and
+// `env.browser` inside tests (they do not exist before then); `setup`, if
+// given, runs once both are up, in the same hook, since node:test does not
+// promise that root hooks registered apart run one after the other.
+export function useServerAndBrowser(setup) {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+    await setup?.(env);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 // A new context (its own cookies, cache and connection pool) and a page

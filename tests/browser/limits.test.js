@@ -1,23 +1,14 @@
 // The HTTP/1.1 connection limit: Chromium opens at most six connections
 // per host (scheme, host and port) and queues the rest. An EventSource
 // holds its connection for as long as it lives, so the seventh waits.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitInPage, sleep } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage, sleep } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 test('seven EventSources to one origin: six open, the seventh stays pending; the remedies', async (t) => {
-  const { context, page } = await openPage(browser, `${server.url}/?manual`);
+  const { context, page } = await openPage(env.browser, `${env.server.url}/?manual`);
   const states = () =>
     page.evaluate(() => window.sources.map((s) => ({ readyState: s.readyState, events: s.events })));
 
@@ -78,7 +69,7 @@ test('seven EventSources to one origin: six open, the seventh stays pending; the
   // Remedy 1: another origin has its own six. localhost is not 127.0.0.1
   // to the connection pool (nor to the same-origin policy: the ticker
   // answers with Access-Control-Allow-Origin for the demo's own origins).
-  const otherOrigin = `http://localhost:${server.port}`;
+  const otherOrigin = `http://localhost:${env.server.port}`;
   const viaLocalhost = await page.evaluate(
     (origin) =>
       new Promise((resolve) => {
@@ -115,7 +106,7 @@ test('seven EventSources to one origin: six open, the seventh stays pending; the
   );
   assert.deepEqual(symbols, ['ACME', 'GLOBEX', 'INITECH']);
   t.diagnostic(
-    `7 EventSources on ${server.url}: 6 OPEN, #${waiting + 1} CONNECTING with 0 events after 3 s; ` +
+    `7 EventSources on ${env.server.url}: 6 OPEN, #${waiting + 1} CONNECTING with 0 events after 3 s; ` +
       `a fetch() to the same origin pending too, a WebSocket not; #${waiting + 1} opened ${queuedMs} ms after one was closed; ` +
       `${otherOrigin} opened while 6 were open`,
   );

@@ -1,19 +1,10 @@
 // The event-stream parsing rules, as EventSource and the page's fetch()
 // reader apply them to the same hand-written stream.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitInPage } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 // What src/app/samples.rs PARSING_RULES must produce, by the WHATWG rules.
 const RULES_EVENTS = [
@@ -25,7 +16,7 @@ const RULES_EVENTS = [
 ];
 
 test('EventSource and the fetch() reader read a hand-written stream alike', async () => {
-  const { context, page } = await openPage(browser, `${server.url}/?manual`);
+  const { context, page } = await openPage(env.browser, `${env.server.url}/?manual`);
   const { viaEventSource, viaFetch } = await page.evaluate(async (count) => {
     const viaEventSource = await new Promise((resolve) => {
       const got = [];

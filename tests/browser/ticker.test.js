@@ -2,20 +2,11 @@
 // that the browser recovers from by itself with Last-Event-ID (gapless, no
 // duplicates), and the fetch() reader on the same stream with a header
 // EventSource cannot send.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitInPage, sleep } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage, sleep } from './harness.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServerAndBrowser();
 
 // Ids are consecutive decimal numbers: the hub's promise, and the test of
 // "no gap, no duplicate".
@@ -28,7 +19,7 @@ function assertConsecutive(ids, what) {
 }
 
 test('named quote events carry lastEventId; a server-side cut is healed by the browser with Last-Event-ID', async (t) => {
-  const { context, page, errors } = await openPage(browser, `${server.url}/`);
+  const { context, page, errors } = await openPage(env.browser, `${env.server.url}/`);
   await waitInPage(page, () => window.demo.quotes.length >= 4, null, { what: 'four quotes' });
   const first = await page.evaluate(() => window.demo.quotes.slice());
   for (const q of first) {
@@ -75,7 +66,7 @@ test('named quote events carry lastEventId; a server-side cut is healed by the b
 });
 
 test('the fetch() reader sends Authorization and receives the same events as EventSource', async () => {
-  const { context, page } = await openPage(browser, `${server.url}/?manual`);
+  const { context, page } = await openPage(env.browser, `${env.server.url}/?manual`);
   await page.evaluate(() => {
     window.demo.wireSource = window.demo.connectWire();
   });

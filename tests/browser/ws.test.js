@@ -1,18 +1,13 @@
 // WebSocket in the browser against /echo: text, a 1 MiB text, a 64 KiB
 // binary ArrayBuffer byte for byte, a clean 1000 close; and the frames as
 // the server's wire view decoded them.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitInPage } from './harness.js';
+import { useServerAndBrowser, openPage, waitInPage } from './harness.js';
 
-let server;
-let browser;
-let context;
 let page;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  ({ context, page } = await openPage(browser, `${server.url}/?manual`));
+const env = useServerAndBrowser(async () => {
+  ({ page } = await openPage(env.browser, `${env.server.url}/?manual`));
   await page.evaluate(() => {
     window.demo.wireSource = window.demo.connectWire();
     // One echo socket for the whole file; `echo(x)` sends x and resolves
@@ -38,11 +33,6 @@ before(async () => {
   await waitInPage(page, () => document.getElementById('wire-state').dataset.state === 'open', null, {
     what: 'the wire view',
   });
-});
-after(async () => {
-  await context?.close();
-  await browser?.close();
-  await server?.stop();
 });
 
 test('echo: a short text, a 1 MiB text and a 64 KiB ArrayBuffer come back byte for byte; close 1000 is clean', async () => {

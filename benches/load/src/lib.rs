@@ -5,6 +5,30 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The accept loop the WebSocket peers share: binds `--addr` from `args`
+/// (or `default_addr`), prints the `listening on ws://ADDR` line `run.sh`
+/// waits for, and serves each connection, Nagle off, in its own task.
+pub async fn serve_each<F, Fut>(
+    args: &[String],
+    default_addr: &str,
+    serve: F,
+) -> std::io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let addr = arg(args, "--addr", default_addr);
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(stream));
+    }
+}
+
 /// The value following `--name` in `args`, or `default`. One binary per
 /// peer with two or three flags does not justify a CLI crate.
 pub fn arg(args: &[String], name: &str, default: &str) -> String {

@@ -8,7 +8,6 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
 
 async fn echo(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     let mut ws = FragmentCollector::new(fut.await?);
@@ -34,20 +33,12 @@ async fn upgrade(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, W
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = realtime_events_load::arg(&args, "--addr", "127.0.0.1:9002");
-    let listener = TcpListener::bind(&addr).await?;
-    println!("listening on ws://{}", listener.local_addr()?);
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = http1::Builder::new()
-                .serve_connection(io, service_fn(upgrade))
-                .with_upgrades()
-                .await;
-        });
-    }
+    realtime_events_load::serve_each(&args, "127.0.0.1:9002", |stream| async move {
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let _ = http1::Builder::new()
+            .serve_connection(io, service_fn(upgrade))
+            .with_upgrades()
+            .await;
+    })
+    .await
 }
