@@ -5,6 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use realtime_events::ws::frame::{write_frame, FrameHeader, Opcode};
 use realtime_events::ws::{
     CloseFrame, Connection, Limits, Message, ProtocolError, Reader, Role, SendError, Writer,
+    ZERO_COPY_FROM,
 };
 
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
@@ -384,7 +385,7 @@ fn zero_copy_send_writes_the_same_bytes_as_send() {
     let messages = [
         Message::Binary(Bytes::from(vec![7u8; 70_000])),
         Message::Text("é".repeat(3_000)),
-        Message::Binary(Bytes::new()),
+        Message::Binary(Bytes::from(vec![1u8; ZERO_COPY_FROM])),
     ];
     for msg in &messages {
         let mut plain = Writer::new(Role::Server);
@@ -401,9 +402,9 @@ fn zero_copy_send_writes_the_same_bytes_as_send() {
     }
 }
 
-/// What cannot skip the copy does not: a client must mask its payload, and
-/// control frames go through `send`. Both come back encoded whole, and a
-/// closed writer refuses.
+/// What cannot or need not skip the copy does not: a client must mask its
+/// payload, control frames and small payloads go through `send`. All come
+/// back encoded whole, and a closed writer refuses.
 #[test]
 fn zero_copy_send_falls_back_where_it_must() {
     let big = Message::Binary(Bytes::from(vec![1u8; 10_000]));
@@ -417,6 +418,15 @@ fn zero_copy_send_falls_back_where_it_must() {
     let ping = Message::Ping(Bytes::from_static(b"p"));
     assert_eq!(server.send_zero_copy(&ping).unwrap(), None);
     assert_eq!(&server.take_output()[..], &[0x89, 0x01, b'p'][..]);
+    // Under the threshold the copy is cheaper: encoded whole, header and
+    // payload, and the empty message too.
+    for len in [0, 20, ZERO_COPY_FROM - 1] {
+        let small = Message::Binary(Bytes::from(vec![2u8; len]));
+        let mut plain = Writer::new(Role::Server);
+        plain.send(&small).unwrap();
+        assert_eq!(server.send_zero_copy(&small).unwrap(), None);
+        assert_eq!(server.take_output(), plain.take_output());
+    }
     server.send(&Message::Close(None)).unwrap();
     assert_eq!(server.send_zero_copy(&big), Err(SendError::Closed));
 }

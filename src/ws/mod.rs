@@ -37,7 +37,9 @@ pub use frame::{FrameError, FrameHeader, Opcode};
 pub use handshake::{accept_key, Accepted, ClientHandshakeError, HandshakeConfig, HandshakeError};
 pub use mask::apply_mask;
 pub use message::{CloseFrame, Message};
-pub use protocol::{Connection, Limits, ProtocolError, Reader, Role, SendError, Writer};
+pub use protocol::{
+    Connection, Limits, ProtocolError, Reader, Role, SendError, Writer, ZERO_COPY_FROM,
+};
 pub use server::upgrade;
 pub use socket::{Config, WebSocket, WsError, WsReader, WsWriter};
 pub use utf8::{Utf8Error, Utf8Validator};

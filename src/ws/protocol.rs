@@ -442,6 +442,11 @@ impl MaskKeys {
     }
 }
 
+/// From this payload size on, [`Writer::send_zero_copy`] leaves a server's
+/// payload where it lies: below it, copying it behind the header costs less
+/// than a second buffer in the write.
+pub const ZERO_COPY_FROM: usize = 4 * 1024;
+
 /// The sending half of the protocol: messages in, frame bytes out, plus the
 /// closing handshake state.
 #[derive(Debug)]
@@ -502,20 +507,21 @@ impl Writer {
     }
 
     // ANCHOR: send_zero_copy
-    /// Like [`send`](Self::send), but a server's data message leaves its
-    /// payload where it is: only the frame header goes into the output, and
-    /// the payload is returned, to be written to the stream right after the
-    /// output. Server frames are not masked, so the payload's bytes are the
-    /// wire bytes, and copying a large one into the output buffer would be
-    /// wasted work. Control messages and a client's frames (which must be
-    /// masked) are encoded whole, as by `send`, and `None` is returned.
+    /// Like [`send`](Self::send), but a server's large data message leaves
+    /// its payload where it is: only the frame header goes into the output,
+    /// and the payload is returned, to be written to the stream right after
+    /// the output. Server frames are not masked, so the payload's bytes are
+    /// the wire bytes, and copying a large one into the output buffer would
+    /// be wasted work. Everything else is encoded whole, as by `send`, and
+    /// `None` is returned: a client's frames (which must be masked), control
+    /// messages, and payloads under [`ZERO_COPY_FROM`].
     pub fn send_zero_copy<'m>(&mut self, msg: &'m Message) -> Result<Option<&'m [u8]>, SendError> {
         let (opcode, payload) = match msg {
             Message::Text(s) => (Opcode::Text, s.as_bytes()),
             Message::Binary(b) => (Opcode::Binary, &b[..]),
             _ => return self.send(msg).map(|()| None),
         };
-        if self.role == Role::Client {
+        if self.role == Role::Client || payload.len() < ZERO_COPY_FROM {
             return self.send(msg).map(|()| None);
         }
         if self.close_sent {

@@ -546,21 +546,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     }
 }
 
-/// From this payload size on, a server writes a message's payload from
-/// where it lies instead of copying it behind the frame header: below it,
-/// the copy costs less than handling a second buffer.
-const ZERO_COPY_FROM: usize = 4 * 1024;
-
-/// The payload length of a data message (0 for control messages, which
-/// are small by rule).
-fn msg_len(msg: &Message) -> usize {
-    match msg {
-        Message::Text(s) => s.len(),
-        Message::Binary(b) => b.len(),
-        _ => 0,
-    }
-}
-
 /// One read into `buf`, given up at `deadline` (`None` if it passed).
 async fn read_by<R: AsyncRead + Unpin>(
     io: &mut R,
@@ -583,17 +568,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// on the reading side until it returns the peer's close (or `None`).
     pub async fn send(&self, msg: Message) -> Result<(), WsError> {
         let mut w = self.shared.write.lock().await;
-        if msg_len(&msg) >= ZERO_COPY_FROM {
-            match w.core.send_zero_copy(&msg)? {
-                Some(payload) => w.flush_then(payload).await?,
-                None => w.flush().await?,
-            }
-        } else {
-            w.core.send(&msg)?;
-            if matches!(msg, Message::Close(_)) {
-                self.shared.close_sent.store(true, Ordering::Release);
-            }
-            w.flush().await?;
+        let payload = w.core.send_zero_copy(&msg)?;
+        if matches!(msg, Message::Close(_)) {
+            self.shared.close_sent.store(true, Ordering::Release);
+        }
+        match payload {
+            Some(payload) => w.flush_then(payload).await?,
+            None => w.flush().await?,
         }
         drop(w);
         self.shared.send_pending_pong().await?;
