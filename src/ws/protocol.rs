@@ -17,6 +17,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
+use std::time::{Duration, Instant};
 
 use super::close::{self, is_valid_close_code, parse_close_payload, ClosePayloadError};
 use super::frame::{write_frame, FrameError, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
@@ -412,33 +413,60 @@ impl Reader {
 }
 // ANCHOR_END: reassemble
 
-/// Masking keys for the client role.
+// ANCHOR: mask_keys
+/// Masking keys for the client role, from the operating system's random
+/// source as RFC 6455 §5.3 asks ("a strong source of entropy"): a script
+/// in the page must not be able to predict the key of the next frame, or
+/// it could choose payload bytes that read as something else to a proxy
+/// on the way.
 ///
-/// RFC 6455 §5.3 wants keys an attacker (a script running in the page)
-/// cannot predict. `RandomState` is seeded from the operating system's
-/// random source once per thread, and SipHash keyed with that seed turns a
-/// simple counter into unpredictable output. That is not a CSPRNG with
-/// formal guarantees, but masking only has to defeat cache-poisoning byte
-/// patterns chosen in advance, not a cryptanalyst, and it needs no extra
-/// dependency.
+/// One system call per key would cost more than masking a small frame, so
+/// keys are drawn from a pool of random bytes refilled 256 at a time.
 #[derive(Debug)]
 struct MaskKeys {
-    seed: RandomState,
-    counter: u64,
+    pool: [u8; 256],
+    used: usize,
 }
 
 impl MaskKeys {
     fn new() -> Self {
         MaskKeys {
-            seed: RandomState::new(),
-            counter: 0,
+            pool: [0; 256],
+            used: 256,
         }
     }
 
     fn next_key(&mut self) -> [u8; 4] {
-        self.counter = self.counter.wrapping_add(1);
-        let h = self.seed.hash_one(self.counter).to_le_bytes();
-        [h[0], h[1], h[2], h[3]]
+        if self.used + 4 > self.pool.len() {
+            if let Err(err) = getrandom::fill(&mut self.pool) {
+                // Every platform tokio runs on has a random source; if it
+                // fails anyway, masking with hashed counters still defeats
+                // byte patterns chosen in advance, which is its purpose.
+                tracing::warn!(
+                    "OS random source failed ({err}); masking keys fall back to hashing"
+                );
+                fallback_fill(&mut self.pool);
+            }
+            self.used = 0;
+        }
+        let key = [
+            self.pool[self.used],
+            self.pool[self.used + 1],
+            self.pool[self.used + 2],
+            self.pool[self.used + 3],
+        ];
+        self.used += 4;
+        key
+    }
+}
+// ANCHOR_END: mask_keys
+
+/// Fills `pool` from std's per-process random hasher keys.
+fn fallback_fill(pool: &mut [u8]) {
+    let seed = RandomState::new();
+    for (i, chunk) in pool.chunks_mut(8).enumerate() {
+        let word = seed.hash_one(i).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 
@@ -608,57 +636,302 @@ fn truncate_at_char(s: &mut String, max: usize) {
     }
 }
 
+// ANCHOR: timers
+/// The endpoint's clocks: how long a closing handshake may take, and the
+/// keepalive that finds a peer which went silent without hanging up (a
+/// laptop that slept, a NAT that forgot the connection). Without them such
+/// a peer holds its socket, its task and its buffers for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timers {
+    /// How long to wait for the peer's close once ours is out. RFC 6455
+    /// leaves the wait to the implementation.
+    pub close_timeout: Duration,
+    /// Ping the peer after this long without hearing a byte from it;
+    /// `None` turns keepalive off.
+    pub ping_after: Option<Duration>,
+    /// How long the peer has to answer (with anything) once pinged; then
+    /// the connection is failed with 1011.
+    pub pong_timeout: Duration,
+}
+
+impl Default for Timers {
+    /// 5 s to close; a ping after 30 s of silence, answered within 20 s.
+    /// A dead peer is found within 50 s, and a live idle one costs one
+    /// small ping each way every 30 s.
+    fn default() -> Self {
+        Timers {
+            close_timeout: Duration::from_secs(5),
+            ping_after: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Timers {
+    /// Sets [`Timers::close_timeout`].
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Timers::ping_after`] (`None`: no keepalive).
+    pub fn with_ping_after(mut self, idle: Option<Duration>) -> Self {
+        self.ping_after = idle;
+        self
+    }
+
+    /// Sets [`Timers::pong_timeout`].
+    pub fn with_pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = timeout;
+        self
+    }
+}
+// ANCHOR_END: timers
+
+// ANCHOR: close_state
+/// Where the endpoint is in its life. One value instead of a set of flags
+/// that must agree: every rule below asks this, and the shell asks it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseState {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close and wait for the peer's; data from it is dropped.
+    /// The deadline is armed at the next [`Connection::poll_timeout`],
+    /// that is, once the shell has written the close out.
+    CloseSent {
+        /// When we give up waiting.
+        deadline: Option<Instant>,
+    },
+    /// Both closes were exchanged: write what is left, then end the
+    /// transport (a server closes TCP first, RFC 6455 §7.1.1).
+    Closed,
+    /// The connection failed (a protocol error, a timeout, the transport
+    /// broke). A close frame may still be queued; write it if the stream
+    /// allows, then end the transport.
+    Failed,
+}
+// ANCHOR_END: close_state
+
+/// Why [`Connection::handle_timeout`] ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimedOut {
+    /// The peer did not answer our close within [`Timers::close_timeout`].
+    Close,
+    /// The peer stayed silent after our keepalive ping; a 1011 close is
+    /// queued.
+    Keepalive,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimedOut::Close => f.write_str("the peer did not answer our close in time"),
+            TimedOut::Keepalive => f.write_str("the peer did not answer a keepalive ping in time"),
+        }
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Keepalive bookkeeping: when we last heard the peer, and the ping we are
+/// waiting on.
+#[derive(Debug, Clone, Copy)]
+struct Liveness {
+    /// Bytes arrived since the clock was last read; the next
+    /// [`Connection::poll_timeout`] turns this into `last_heard`. Receiving
+    /// needs no clock this way.
+    heard: bool,
+    last_heard: Option<Instant>,
+    ping_sent: Option<Instant>,
+}
+
 // ANCHOR: connection
 /// A whole WebSocket endpoint, sans IO: a [`Reader`] and a [`Writer`] wired
-/// together the way RFC 6455 requires.
+/// together the way RFC 6455 requires, with the closing handshake and the
+/// keepalive on their clocks. Every rule of the endpoint lives here; the
+/// tokio shell ([`crate::ws::WebSocket`]) only moves bytes and time.
 ///
-/// The shell's loop: append received bytes to an input buffer, call
-/// [`Connection::receive`] until it returns `Ok(None)`, write out
-/// [`Connection::output_mut`] after each call, and stop once
-/// [`Connection::is_closed`] says so (or on an error, after writing the
-/// close frame it queued).
+/// The shell's loop, in the style of quinn-proto's `handle_*`/`poll_*`:
+/// - bytes arrive: append them to an input buffer and call
+///   [`receive`](Self::receive) until it returns `Ok(None)`;
+/// - before waiting for input: [`poll_timeout`](Self::poll_timeout) says
+///   until when; if that passes, call [`handle_timeout`](Self::handle_timeout);
+/// - after any call: write out [`output_mut`](Self::output_mut);
+/// - [`state`](Self::state) says when to end the transport.
 #[derive(Debug)]
 pub struct Connection {
     reader: Reader,
     writer: Writer,
+    state: CloseState,
+    timers: Timers,
+    liveness: Liveness,
 }
 
 impl Connection {
-    /// A fresh connection for `role` with the given receive `limits`.
+    /// A fresh connection for `role` with the given receive `limits` and
+    /// the default [`Timers`].
     pub fn new(role: Role, limits: Limits) -> Self {
         Connection {
             reader: Reader::new(role, limits),
             writer: Writer::new(role),
+            state: CloseState::Open,
+            timers: Timers::default(),
+            liveness: Liveness {
+                heard: false,
+                last_heard: None,
+                ping_sent: None,
+            },
         }
+    }
+
+    /// Replaces the timers.
+    pub fn with_timers(mut self, timers: Timers) -> Self {
+        self.timers = timers;
+        self
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> CloseState {
+        self.state
+    }
+
+    /// Is the connection over: both closes exchanged, or failed? The shell
+    /// should write the remaining output, then end the transport.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, CloseState::Closed | CloseState::Failed)
     }
 
     /// Consumes input and returns the next message, like [`Reader::receive`],
     /// while queueing the automatic replies: a pong for each ping, a close
     /// echo for a close, a close with the right code for a protocol error.
     /// After we sent a close, data and pings are dropped until the peer's
-    /// close arrives.
+    /// close arrives. Once the connection is over, input is discarded.
     pub fn receive(&mut self, input: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
+        if !input.is_empty() {
+            self.liveness.heard = true;
+        }
         loop {
+            if self.is_closed() {
+                input.clear();
+                return Ok(None);
+            }
             match self.reader.receive(input) {
                 Ok(Some(msg)) => {
-                    if self.writer.close_sent() && !matches!(msg, Message::Close(_)) {
+                    let closing = matches!(self.state, CloseState::CloseSent { .. });
+                    if closing && !matches!(msg, Message::Close(_)) {
                         continue;
                     }
                     self.writer.respond(&msg);
+                    if matches!(msg, Message::Close(_)) {
+                        self.state = CloseState::Closed;
+                    }
                     return Ok(Some(msg));
                 }
                 Ok(None) => return Ok(None),
                 Err(e) => {
                     self.writer.fail(&e);
+                    self.state = CloseState::Failed;
                     return Err(e);
                 }
             }
         }
     }
 
-    /// Queues `msg` for sending.
+    /// Queues `msg` for sending. A close starts the closing handshake.
     pub fn send(&mut self, msg: &Message) -> Result<(), SendError> {
-        self.writer.send(msg)
+        self.check_open()?;
+        self.writer.send(msg)?;
+        self.after_send(msg);
+        Ok(())
+    }
+
+    /// Queues `msg` like [`send`](Self::send), but may leave a large
+    /// payload where it lies: see [`Writer::send_zero_copy`]. A returned
+    /// payload must be written right after the output.
+    pub fn send_zero_copy<'m>(&mut self, msg: &'m Message) -> Result<Option<&'m [u8]>, SendError> {
+        self.check_open()?;
+        let payload = self.writer.send_zero_copy(msg)?;
+        self.after_send(msg);
+        Ok(payload)
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        match self.state {
+            CloseState::Open => Ok(()),
+            _ => Err(SendError::Closed),
+        }
+    }
+
+    fn after_send(&mut self, msg: &Message) {
+        if matches!(msg, Message::Close(_)) {
+            self.state = CloseState::CloseSent { deadline: None };
+        }
+    }
+
+    // ANCHOR: poll_timeout
+    /// When [`handle_timeout`](Self::handle_timeout) is next due, if ever.
+    /// `now` arms the clocks that start "from now": the close deadline
+    /// once our close is out, and the keepalive from the last byte heard.
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        if std::mem::take(&mut self.liveness.heard) || self.liveness.last_heard.is_none() {
+            self.liveness.last_heard = Some(now);
+            self.liveness.ping_sent = None;
+        }
+        match &mut self.state {
+            CloseState::Open => {
+                let idle = self.timers.ping_after?;
+                Some(match self.liveness.ping_sent {
+                    Some(sent) => sent + self.timers.pong_timeout,
+                    None => self.liveness.last_heard? + idle,
+                })
+            }
+            CloseState::CloseSent { deadline } => {
+                Some(*deadline.get_or_insert(now + self.timers.close_timeout))
+            }
+            CloseState::Closed | CloseState::Failed => None,
+        }
+    }
+
+    /// Acts on the clocks at `now`: pings a peer that has been silent for
+    /// [`Timers::ping_after`], and ends a connection whose peer did not
+    /// answer that ping or our close in time. `Err` means the connection is
+    /// over ([`state`](Self::state) is `Failed`); write what is queued (a
+    /// 1011 close after a keepalive timeout) and end the transport.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), TimedOut> {
+        let Some(due) = self.poll_timeout(now) else {
+            return Ok(());
+        };
+        if now < due {
+            return Ok(());
+        }
+        match self.state {
+            CloseState::CloseSent { .. } => {
+                self.state = CloseState::Failed;
+                Err(TimedOut::Close)
+            }
+            CloseState::Open if self.liveness.ping_sent.is_some() => {
+                let _ = self.writer.send(&Message::Close(Some(CloseFrame {
+                    code: close::INTERNAL_ERROR,
+                    reason: "keepalive timeout".to_owned(),
+                })));
+                self.state = CloseState::Failed;
+                Err(TimedOut::Keepalive)
+            }
+            CloseState::Open => {
+                let _ = self.writer.send(&Message::Ping(bytes::Bytes::new()));
+                self.liveness.ping_sent = Some(now);
+                Ok(())
+            }
+            CloseState::Closed | CloseState::Failed => Ok(()),
+        }
+    }
+    // ANCHOR_END: poll_timeout
+
+    /// Records that the transport broke (an I/O error, or the peer hung up
+    /// without a close): nothing more will be read or sent.
+    pub fn abort(&mut self) {
+        self.state = CloseState::Failed;
     }
 
     /// The bytes to write to the peer; `advance` it past what was written.
@@ -666,16 +939,9 @@ impl Connection {
         self.writer.output_mut()
     }
 
-    /// Is the connection over: both closes exchanged, or failed? The shell
-    /// should write the remaining output, then drop the transport.
-    pub fn is_closed(&self) -> bool {
-        self.reader.is_closed() && self.writer.close_sent()
-    }
-
-    /// Splits into the two halves, for a shell that reads and writes from
-    /// different tasks (it then has to do the wiring `receive` does).
-    pub fn into_parts(self) -> (Reader, Writer) {
-        (self.reader, self.writer)
+    /// Is anything waiting to be written?
+    pub fn has_output(&self) -> bool {
+        !self.writer.output().is_empty()
     }
 }
 // ANCHOR_END: connection

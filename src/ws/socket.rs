@@ -1,39 +1,42 @@
 //! The tokio shell: a [`WebSocket`] over any already-upgraded byte stream.
 //!
-//! All protocol decisions are made by the sans-IO [`Reader`] and [`Writer`];
-//! this file only moves bytes between them and the stream.
+//! Every protocol decision (answering pings, echoing and timing closes,
+//! keepalive, failing with a close code) is made by the sans-IO
+//! [`Connection`]; this file only moves bytes and time between it and the
+//! stream, and decides nothing that the core could decide.
 //!
-//! To let one task read while another writes, the stream is split in two
-//! and the write side (stream half + [`Writer`]) sits behind a
-//! `tokio::sync::Mutex` shared by both halves. The reading half needs it
-//! too, because answering pings and closes is part of reading. We chose a
-//! shared mutex over a channel from reader to writer because it keeps
-//! backpressure simple: every send waits until its bytes are written, so
-//! nothing queues without bound. The lock is held for one message at a time.
-//!
-//! One refinement: if a ping arrives while the writer is busy (say, pushing
-//! a large message to a peer that is slow to read), the reader must not
-//! wait for the lock, or both ends could end up blocked writing to each
-//! other. It leaves the pong in a one-slot mailbox instead, and whoever
-//! holds the lock sends it after releasing. One slot is enough: RFC 6455
-//! §5.5.3 allows answering only the most recent ping.
+//! To let one task read while another writes, the two halves share the
+//! core behind a short `std::sync::Mutex` (never held across an `.await`)
+//! and the stream's write half behind a `tokio::sync::Mutex`. Whoever holds
+//! the write lock writes *everything* the core has queued, including the
+//! pong or close echo that the reading half queued meanwhile. A reader that
+//! finds the write lock busy does not wait for it (if the writer is pushing
+//! a large message to a peer that is slow to read, both ends could block
+//! writing to each other): it leaves its reply queued in the core, and the
+//! lock holder sends it. Sends wait until their bytes are written, so a
+//! slow peer slows the sender instead of filling a buffer, and every write
+//! is bounded by [`Config::write_timeout`].
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use super::close::GOING_AWAY;
 use super::message::{CloseFrame, Message};
-use super::protocol::{Limits, ProtocolError, Reader, Role, SendError, Writer};
+use super::protocol::{
+    CloseState, Connection, Limits, ProtocolError, Role, SendError, TimedOut, Timers,
+};
 use crate::server::Shutdown;
 
-/// Settings for a [`WebSocket`].
+// ANCHOR: config
+/// Settings for a [`WebSocket`]. Built from [`Config::default`] with the
+/// `with_` setters, so a setting added later breaks no caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Size limits for what the peer sends us.
     pub limits: Limits,
@@ -44,19 +47,79 @@ pub struct Config {
     /// not hold a large buffer.
     pub read_chunk: usize,
     /// How long to wait for the peer's answer once our close frame is out.
-    /// A peer that never answers (and never hangs up) would otherwise hold
-    /// the connection open for ever; after this the stream is shut down and
-    /// `recv` returns [`WsError::CloseTimeout`].
+    /// After it the stream is shut down and `recv` returns
+    /// [`WsError::CloseTimeout`].
     pub close_timeout: Duration,
+    /// Ping a peer that has sent nothing for this long (`None`: never).
+    pub ping_after: Option<Duration>,
+    /// How long a pinged peer has to send anything back before the
+    /// connection is closed with 1011 ([`WsError::KeepaliveTimeout`]).
+    pub pong_timeout: Duration,
+    /// The longest one send (or an automatic reply) may take to write. A
+    /// peer that stops reading cannot hold a sender, or its task, for ever.
+    pub write_timeout: Duration,
 }
 
 impl Default for Config {
+    /// 16 KiB reads at most, the default [`Limits`] and [`Timers`] (5 s to
+    /// close, a ping after 30 s of silence answered within 20 s), and 30 s
+    /// to write a message.
     fn default() -> Self {
+        let timers = Timers::default();
         Config {
             limits: Limits::default(),
             read_chunk: 16 * 1024,
-            close_timeout: Duration::from_secs(5),
+            close_timeout: timers.close_timeout,
+            ping_after: timers.ping_after,
+            pong_timeout: timers.pong_timeout,
+            write_timeout: Duration::from_secs(30),
         }
+    }
+}
+// ANCHOR_END: config
+
+impl Config {
+    /// Sets [`Config::limits`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`Config::read_chunk`].
+    pub fn with_read_chunk(mut self, bytes: usize) -> Self {
+        self.read_chunk = bytes;
+        self
+    }
+
+    /// Sets [`Config::close_timeout`].
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::ping_after`] (`None`: no keepalive pings).
+    pub fn with_ping_after(mut self, idle: Option<Duration>) -> Self {
+        self.ping_after = idle;
+        self
+    }
+
+    /// Sets [`Config::pong_timeout`].
+    pub fn with_pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::write_timeout`].
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    fn timers(&self) -> Timers {
+        Timers::default()
+            .with_close_timeout(self.close_timeout)
+            .with_ping_after(self.ping_after)
+            .with_pong_timeout(self.pong_timeout)
     }
 }
 
@@ -118,6 +181,7 @@ impl ReadSize {
 
 /// Everything that can go wrong on a [`WebSocket`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum WsError {
     /// The peer broke the protocol; we sent it a close frame with
     /// [`ProtocolError::close_code`] and the connection is over.
@@ -131,6 +195,13 @@ pub enum WsError {
     /// We sent a close frame and the peer did not answer within
     /// [`Config::close_timeout`]; we shut the stream down.
     CloseTimeout,
+    /// The peer stayed silent after a keepalive ping for
+    /// [`Config::pong_timeout`]; we sent a 1011 close and shut the stream
+    /// down.
+    KeepaliveTimeout,
+    /// A write did not finish within [`Config::write_timeout`] (the peer
+    /// stopped reading); the connection is over.
+    WriteTimeout,
 }
 
 impl fmt::Display for WsError {
@@ -140,7 +211,9 @@ impl fmt::Display for WsError {
             WsError::Send(e) => write!(f, "cannot send: {e}"),
             WsError::Io(e) => write!(f, "I/O error: {e}"),
             WsError::UnexpectedEof => f.write_str("connection closed without a close frame"),
-            WsError::CloseTimeout => f.write_str("the peer did not answer our close frame in time"),
+            WsError::CloseTimeout => write!(f, "{}", TimedOut::Close),
+            WsError::KeepaliveTimeout => write!(f, "{}", TimedOut::Keepalive),
+            WsError::WriteTimeout => f.write_str("the peer did not take our bytes in time"),
         }
     }
 }
@@ -151,7 +224,7 @@ impl std::error::Error for WsError {
             WsError::Protocol(e) => Some(e),
             WsError::Send(e) => Some(e),
             WsError::Io(e) => Some(e),
-            WsError::UnexpectedEof | WsError::CloseTimeout => None,
+            _ => None,
         }
     }
 }
@@ -168,43 +241,45 @@ impl From<SendError> for WsError {
     }
 }
 
-/// The write side, shared by both halves.
+impl From<TimedOut> for WsError {
+    fn from(e: TimedOut) -> Self {
+        match e {
+            TimedOut::Close => WsError::CloseTimeout,
+            TimedOut::Keepalive => WsError::KeepaliveTimeout,
+        }
+    }
+}
+
+/// The stream's write half and the bytes taken from the core but not yet
+/// written. They stay here, not in a local, so a cancelled write loses
+/// nothing.
 struct WriteSide<S> {
     io: WriteHalf<S>,
-    core: Writer,
+    pending: BytesMut,
+    /// The write half was shut down: nothing more goes out.
+    ended: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite> WriteSide<S> {
-    /// Writes out everything the core has queued. Bytes are only removed
-    /// from the queue once written, so a cancelled flush loses nothing.
-    async fn flush(&mut self) -> io::Result<()> {
-        while !self.core.output().is_empty() {
-            let n = self.io.write(self.core.output()).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            self.core.output_mut().advance(n);
-        }
-        self.io.flush().await
-    }
-
-    /// Writes the output, then `payload`, as one vectored write where the
+    /// Writes `pending`, then `payload`, as one vectored write where the
     /// stream takes both at once (a TCP stream does): a large message goes
     /// out without being copied and without a system call of its own.
-    async fn flush_then(&mut self, payload: &[u8]) -> io::Result<()> {
+    /// Small writes use a plain `write`, which costs less than `writev`.
+    async fn write_out(&mut self, payload: &[u8]) -> io::Result<()> {
         let mut payload_sent = 0;
-        while !self.core.output().is_empty() {
-            let output = self.core.output();
-            let n = self
-                .io
-                .write_vectored(&[io::IoSlice::new(output), io::IoSlice::new(payload)])
-                .await?;
+        while !self.pending.is_empty() {
+            let n = if payload.is_empty() {
+                self.io.write(&self.pending).await?
+            } else {
+                let bufs = [io::IoSlice::new(&self.pending), io::IoSlice::new(payload)];
+                self.io.write_vectored(&bufs).await?
+            };
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            let from_output = n.min(output.len());
-            self.core.output_mut().advance(from_output);
-            payload_sent += n - from_output;
+            let from_pending = n.min(self.pending.len());
+            self.pending.advance(from_pending);
+            payload_sent += n - from_pending;
         }
         while payload_sent < payload.len() {
             let n = self.io.write(&payload[payload_sent..]).await?;
@@ -213,40 +288,109 @@ impl<S: AsyncRead + AsyncWrite> WriteSide<S> {
             }
             payload_sent += n;
         }
-        self.io.flush().await
+        Ok(())
     }
 }
 
 struct Shared<S> {
-    write: Mutex<WriteSide<S>>,
-    /// Mirrors `Writer::close_sent` so the reader can check it without
-    /// taking the lock for every data message.
-    close_sent: AtomicBool,
-    /// The payload of a ping not yet answered because the lock was busy.
-    pending_pong: std::sync::Mutex<Option<Bytes>>,
+    core: std::sync::Mutex<Connection>,
+    write: tokio::sync::Mutex<WriteSide<S>>,
+    write_timeout: Duration,
 }
 
 impl<S: AsyncRead + AsyncWrite> Shared<S> {
-    fn take_pending_pong(&self) -> Option<Bytes> {
-        // A poisoned lock only means another thread panicked; the slot is fine.
-        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
-        slot.take()
+    fn core(&self) -> MutexGuard<'_, Connection> {
+        // A poisoned lock only means another thread panicked mid-call; the
+        // core's state is still a valid state.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn leave_pong(&self, payload: Bytes) {
-        let mut slot = self.pending_pong.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = Some(payload);
+    /// Moves what the core has queued behind what is already pending.
+    fn take_output(&self, w: &mut WriteSide<S>) {
+        let mut core = self.core();
+        let output = core.output_mut();
+        if w.ended {
+            output.clear();
+        } else if w.pending.is_empty() {
+            w.pending = output.split();
+        } else {
+            w.pending.extend_from_slice(output);
+            output.clear();
+        }
     }
 
-    /// Called after releasing the write lock: answers a ping the reader
-    /// left while we held it.
-    async fn send_pending_pong(&self) -> io::Result<()> {
-        while let Some(payload) = self.take_pending_pong() {
+    /// With the write lock held: writes what is pending, then `payload`,
+    /// then whatever the core queued meanwhile, and ends the write half
+    /// once the core says the connection is over. Bounded by the write
+    /// timeout; a failed or late write ends the connection.
+    async fn flush(&self, w: &mut WriteSide<S>, payload: &[u8]) -> Result<(), WsError> {
+        let work = async {
+            w.write_out(payload).await?;
+            loop {
+                self.take_output(w);
+                if w.pending.is_empty() {
+                    break;
+                }
+                w.write_out(&[]).await?;
+            }
+            w.io.flush().await?;
+            if !w.ended && self.core().is_closed() {
+                w.ended = true;
+                // The peer may already be gone; that is not our error.
+                let _ = w.io.shutdown().await;
+            }
+            Ok::<_, io::Error>(())
+        };
+        let result = match tokio::time::timeout(self.write_timeout, work).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => WsError::Io(e),
+            Err(_) => WsError::WriteTimeout,
+        };
+        self.core().abort();
+        w.pending.clear();
+        Err(result)
+    }
+
+    /// Writes the core's automatic replies if the write lock is free; if
+    /// not, its holder writes them (see [`Shared::flush_leftovers`]).
+    async fn write_replies(&self) -> Result<(), WsError> {
+        {
+            let core = self.core();
+            if !core.has_output() && !core.is_closed() {
+                return Ok(());
+            }
+        }
+        match self.write.try_lock() {
+            Ok(mut w) => self.flush(&mut w, &[]).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Called after releasing the write lock: a reply the reader queued
+    /// while we held it, and could not write itself, goes out now.
+    async fn flush_leftovers(&self) -> Result<(), WsError> {
+        while self.core().has_output() {
             let mut w = self.write.lock().await;
-            w.core.respond(&Message::Ping(payload));
-            w.flush().await?;
+            self.flush(&mut w, &[]).await?;
         }
         Ok(())
+    }
+
+    /// Queues `msg` in the core and writes it, waiting for the write lock.
+    async fn send(&self, msg: &Message) -> Result<(), WsError> {
+        let mut w = self.write.lock().await;
+        let payload = {
+            let mut core = self.core();
+            let payload = core.send_zero_copy(msg)?;
+            drop(core);
+            // Take the output now: the frame header is its last bytes,
+            // and the payload must follow it directly.
+            self.take_output(&mut w);
+            payload
+        };
+        self.flush(&mut w, payload.unwrap_or(&[])).await?;
+        drop(w);
+        self.flush_leftovers().await
     }
 }
 
@@ -261,19 +405,11 @@ pub struct WebSocket<S> {
 /// closes, through the write side it shares with [`WsWriter`].
 pub struct WsReader<S> {
     io: ReadHalf<S>,
-    core: Reader,
     buf: BytesMut,
     read_size: ReadSize,
-    close_timeout: Duration,
-    /// When the peer's answer to our close is due (set once we see that
-    /// our close went out, so data the peer keeps sending cannot move it).
-    close_deadline: Option<tokio::time::Instant>,
     shared: Arc<Shared<S>>,
-    done: bool,
     /// Server shutdown, if the socket should react to it (see `recv`).
     shutdown: Option<Shutdown>,
-    /// Our 1001 close went out because of `shutdown`.
-    going_away: bool,
 }
 
 /// The sending half of a split [`WebSocket`]. Clones share the connection;
@@ -298,9 +434,7 @@ impl<S> fmt::Debug for WebSocket<S> {
 
 impl<S> fmt::Debug for WsReader<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsReader")
-            .field("done", &self.done)
-            .finish_non_exhaustive()
+        f.debug_struct("WsReader").finish_non_exhaustive()
     }
 }
 
@@ -318,26 +452,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// processed before anything is read from `stream`.
     pub fn from_upgraded(stream: S, role: Role, config: Config, leftover: BytesMut) -> Self {
         let (read_io, write_io) = tokio::io::split(stream);
+        let core = Connection::new(role, config.limits).with_timers(config.timers());
         let shared = Arc::new(Shared {
-            write: Mutex::new(WriteSide {
+            core: std::sync::Mutex::new(core),
+            write: tokio::sync::Mutex::new(WriteSide {
                 io: write_io,
-                core: Writer::new(role),
+                pending: BytesMut::new(),
+                ended: false,
             }),
-            close_sent: AtomicBool::new(false),
-            pending_pong: std::sync::Mutex::new(None),
+            write_timeout: config.write_timeout,
         });
         WebSocket {
             reader: WsReader {
                 io: read_io,
-                core: Reader::new(role, config.limits),
                 buf: leftover,
                 read_size: ReadSize::new(config.read_chunk),
-                close_timeout: config.close_timeout,
-                close_deadline: None,
                 shared: Arc::clone(&shared),
-                done: false,
                 shutdown: None,
-                going_away: false,
             },
             writer: WsWriter { shared },
             subprotocol: None,
@@ -390,21 +521,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 }
 
+/// What the core asked for after it was handed the buffered input.
+enum Step {
+    Deliver(Message),
+    Fail(ProtocolError),
+    /// Read more, until the core's next deadline (if any); `open` says
+    /// whether a shutdown should still send our 1001.
+    Read {
+        deadline: Option<Instant>,
+        open: bool,
+    },
+    Over,
+}
+
+/// What came of waiting for input.
+enum Waited {
+    Read(io::Result<usize>),
+    Deadline,
+    Shutdown,
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     // ANCHOR: recv
     /// Waits for the next message.
     ///
-    /// Pings are answered and closes echoed before they are returned.
-    /// After a close (ours answered, or the answer to ours) the write side
-    /// is shut down and the next call returns `None`. On a protocol error
-    /// the close frame with the matching code is sent first, then the error
-    /// is returned, then `None`. Memory stays bounded: at most one read
-    /// chunk plus the message being reassembled (capped by [`Limits`]);
-    /// the read buffer follows the traffic (see [`Config::read_chunk`]).
+    /// Pings are answered and closes echoed (by the core) before they are
+    /// returned. After a close (ours answered, or the answer to ours) the
+    /// write side is shut down and the next call returns `None`. On a
+    /// protocol error the close frame with the matching code is sent
+    /// first, then the error is returned, then `None`. Memory stays
+    /// bounded: at most one read chunk plus the message being reassembled
+    /// (capped by [`Limits`]); the read buffer follows the traffic.
     ///
     /// Safe to use in `tokio::select!`: a cancelled call loses no input
-    /// bytes and no data message (only a close being answered at that very
-    /// moment, after which the connection is over anyway).
+    /// bytes and no data message.
     ///
     /// With a shutdown switch ([`WebSocket::with_shutdown`]), a `recv` that
     /// is waiting for input when the switch fires sends a 1001 close
@@ -412,151 +562,104 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// that close (then `None`), exactly as if it had closed the socket.
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
         loop {
-            if self.done {
-                return None;
-            }
-            match self.core.receive(&mut self.buf) {
-                Ok(Some(msg)) => {
-                    if let Some(result) = self.handle(msg).await {
-                        return Some(result);
-                    }
+            match self.step() {
+                Step::Over => return None,
+                Step::Deliver(msg) => {
+                    return Some(self.shared.write_replies().await.map(|()| msg));
                 }
-                Ok(None) => {
-                    // A buffer grown for earlier traffic is let go once it
-                    // is drained, so a quiet connection shrinks back.
-                    if self.buf.is_empty() && self.buf.capacity() > 2 * self.read_size.next {
-                        self.buf = BytesMut::new();
-                    }
-                    self.buf.reserve(self.read_size.next);
-                    let offered = self.buf.capacity() - self.buf.len();
-                    let deadline = self.close_deadline();
-                    let shutdown = self.shutdown.clone().filter(|_| !self.going_away);
-                    let read = match shutdown {
-                        Some(shutdown) => tokio::select! {
-                            read = read_by(&mut self.io, &mut self.buf, deadline) => read,
-                            () = shutdown.wait() => {
-                                if let Err(e) = self.go_away().await {
-                                    self.done = true;
-                                    return Some(Err(e));
-                                }
-                                continue;
-                            }
-                        },
-                        None => read_by(&mut self.io, &mut self.buf, deadline).await,
-                    };
-                    match read {
-                        Some(Ok(0)) => {
-                            self.done = true;
-                            return Some(Err(WsError::UnexpectedEof));
-                        }
-                        Some(Ok(got)) => self.read_size.record(offered, got),
-                        Some(Err(e)) => {
-                            self.done = true;
-                            return Some(Err(WsError::Io(e)));
-                        }
-                        None => {
-                            self.done = true;
-                            self.hang_up().await;
-                            return Some(Err(WsError::CloseTimeout));
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.done = true;
-                    let mut w = self.shared.write.lock().await;
-                    w.core.fail(&e);
-                    self.shared.close_sent.store(true, Ordering::Release);
+                Step::Fail(e) => {
                     // The peer may already be gone; the error is what matters.
-                    let _ = w.flush().await;
-                    let _ = w.io.shutdown().await;
+                    let _ = self.shared.write_replies().await;
                     return Some(Err(WsError::Protocol(e)));
                 }
+                Step::Read { deadline, open } => match self.wait(deadline, open).await {
+                    Waited::Read(Ok(0)) => {
+                        self.shared.core().abort();
+                        return Some(Err(WsError::UnexpectedEof));
+                    }
+                    Waited::Read(Ok(_)) => {}
+                    Waited::Read(Err(e)) => {
+                        self.shared.core().abort();
+                        return Some(Err(WsError::Io(e)));
+                    }
+                    Waited::Deadline => {
+                        let now = Instant::now().into_std();
+                        let timed_out = self.shared.core().handle_timeout(now);
+                        // A keepalive ping, or the 1011 close, goes out.
+                        let written = self.shared.write_replies().await;
+                        if let Err(e) = timed_out {
+                            return Some(Err(e.into()));
+                        }
+                        if let Err(e) = written {
+                            return Some(Err(e));
+                        }
+                    }
+                    Waited::Shutdown => {
+                        let going_away = Message::Close(Some(CloseFrame {
+                            code: GOING_AWAY,
+                            reason: "server shutting down".to_owned(),
+                        }));
+                        match self.shared.send(&going_away).await {
+                            // Already closing: the close under way stands.
+                            Ok(()) | Err(WsError::Send(SendError::Closed)) => {}
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                },
             }
         }
     }
     // ANCHOR_END: recv
 
-    /// When the peer's answer to our close frame is due, once one is out.
-    fn close_deadline(&mut self) -> Option<tokio::time::Instant> {
-        if self.close_deadline.is_none() && self.shared.close_sent.load(Ordering::Acquire) {
-            self.close_deadline = Some(tokio::time::Instant::now() + self.close_timeout);
+    /// Hands the buffered input to the core and says what it wants next.
+    fn step(&mut self) -> Step {
+        let mut core = self.shared.core();
+        if core.is_closed() {
+            return Step::Over;
         }
-        self.close_deadline
+        match core.receive(&mut self.buf) {
+            Ok(Some(msg)) => Step::Deliver(msg),
+            Err(e) => Step::Fail(e),
+            Ok(None) => Step::Read {
+                deadline: core
+                    .poll_timeout(Instant::now().into_std())
+                    .map(Instant::from_std),
+                open: core.state() == CloseState::Open,
+            },
+        }
     }
 
-    /// Ends our side of a connection whose peer stopped answering. If a
-    /// write is stuck (the peer does not read either), the lock is not
-    /// waited for: the stream closes when the socket's owner drops it.
-    async fn hang_up(&mut self) {
-        if let Ok(mut w) = self.shared.write.try_lock() {
-            let _ = w.io.shutdown().await;
+    /// One read into the buffer, unless the core's deadline or the server's
+    /// shutdown comes first.
+    async fn wait(&mut self, deadline: Option<Instant>, open: bool) -> Waited {
+        // A buffer grown for earlier traffic is let go once it is drained,
+        // so a quiet connection shrinks back.
+        if self.buf.is_empty() && self.buf.capacity() > 2 * self.read_size.next {
+            self.buf = BytesMut::new();
         }
-    }
-
-    /// Sends our 1001 close because the server is shutting down.
-    async fn go_away(&mut self) -> Result<(), WsError> {
-        self.going_away = true;
-        let mut w = self.shared.write.lock().await;
-        if w.core.close_sent() {
-            return Ok(());
-        }
-        w.core.send(&Message::Close(Some(CloseFrame {
-            code: GOING_AWAY,
-            reason: "server shutting down".to_owned(),
-        })))?;
-        self.shared.close_sent.store(true, Ordering::Release);
-        w.flush().await?;
-        Ok(())
-    }
-
-    /// Does the automatic work for a received message; `None` means "drop it".
-    async fn handle(&mut self, msg: Message) -> Option<Result<Message, WsError>> {
-        match msg {
-            Message::Close(_) => {
-                self.done = true;
-                let mut w = self.shared.write.lock().await;
-                w.core.respond(&msg);
-                self.shared.close_sent.store(true, Ordering::Release);
-                // Handshake complete: flush our close and end the stream.
-                // A peer that hung up right after its close is not an error.
-                if let Err(e) = w.flush().await {
-                    tracing::debug!("writing close reply failed: {e}");
+        self.buf.reserve(self.read_size.next);
+        let offered = self.buf.capacity() - self.buf.len();
+        let read = async {
+            match deadline {
+                Some(deadline) => {
+                    tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.buf))
+                        .await
+                        .map_or(Waited::Deadline, Waited::Read)
                 }
-                let _ = w.io.shutdown().await;
-                Some(Ok(msg))
+                None => Waited::Read(self.io.read_buf(&mut self.buf).await),
             }
-            // After our close, drop everything until the peer's close.
-            _ if self.shared.close_sent.load(Ordering::Acquire) => None,
-            Message::Ping(ref payload) => {
-                self.shared.leave_pong(payload.clone());
-                // If the writer is busy, it will send the pong when done.
-                if let Ok(mut w) = self.shared.write.try_lock() {
-                    if let Some(p) = self.shared.take_pending_pong() {
-                        w.core.respond(&Message::Ping(p));
-                    }
-                    if let Err(e) = w.flush().await {
-                        self.done = true;
-                        return Some(Err(WsError::Io(e)));
-                    }
-                }
-                Some(Ok(msg))
-            }
-            _ => Some(Ok(msg)),
+        };
+        let waited = match self.shutdown.as_ref().filter(|_| open) {
+            Some(shutdown) => tokio::select! {
+                waited = read => waited,
+                () = shutdown.wait() => Waited::Shutdown,
+            },
+            None => read.await,
+        };
+        if let Waited::Read(Ok(got)) = waited {
+            self.read_size.record(offered, got);
         }
-    }
-}
-
-/// One read into `buf`, given up at `deadline` (`None` if it passed).
-async fn read_by<R: AsyncRead + Unpin>(
-    io: &mut R,
-    buf: &mut BytesMut,
-    deadline: Option<tokio::time::Instant>,
-) -> Option<io::Result<usize>> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, io.read_buf(buf))
-            .await
-            .ok(),
-        None => Some(io.read_buf(buf).await),
+        waited
     }
 }
 
@@ -567,18 +670,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// Sending a close starts the closing handshake; keep calling `recv`
     /// on the reading side until it returns the peer's close (or `None`).
     pub async fn send(&self, msg: Message) -> Result<(), WsError> {
-        let mut w = self.shared.write.lock().await;
-        let payload = w.core.send_zero_copy(&msg)?;
-        if matches!(msg, Message::Close(_)) {
-            self.shared.close_sent.store(true, Ordering::Release);
-        }
-        match payload {
-            Some(payload) => w.flush_then(payload).await?,
-            None => w.flush().await?,
-        }
-        drop(w);
-        self.shared.send_pending_pong().await?;
-        Ok(())
+        self.shared.send(&msg).await
     }
 
     /// Sends a ping with `payload` (at most 125 bytes).
@@ -600,6 +692,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 mod tests {
     use super::*;
     use crate::ws::frame::{write_frame, FrameHeader, Opcode};
+    use crate::ws::protocol::{Reader, Writer};
     use std::time::Duration;
 
     fn assert_send<T: Send>(_: &T) {}
@@ -881,7 +974,8 @@ mod tests {
             Message::Ping(Bytes::from_static(b"hb"))
         );
         drop(busy);
-        // The writer's next send also delivers the pong left for it.
+        // The writer's next send also delivers the pong left for it, which
+        // the core queued first.
         writer.send(Message::Text("x".into())).await.unwrap();
         let mut buf = BytesMut::new();
         let mut client = Reader::new(Role::Client, Limits::default());
@@ -895,8 +989,8 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Message::Text("x".into()),
-                Message::Pong(Bytes::from_static(b"hb"))
+                Message::Pong(Bytes::from_static(b"hb")),
+                Message::Text("x".into())
             ]
         );
     }
