@@ -4,9 +4,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use realtime_events::ws::frame::{write_frame, FrameHeader, Opcode};
 use realtime_events::ws::{
-    CloseFrame, Connection, Limits, Message, ProtocolError, Reader, Role, SendError, Writer,
-    ZERO_COPY_FROM,
+    CloseFrame, CloseState, Connection, Limits, Message, ProtocolError, Reader, Role, SendError,
+    TimedOut, Timers, Writer, ZERO_COPY_FROM,
 };
+use std::time::{Duration, Instant};
 
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
@@ -429,4 +430,121 @@ fn zero_copy_send_falls_back_where_it_must() {
     }
     server.send(&Message::Close(None)).unwrap();
     assert_eq!(server.send_zero_copy(&big), Err(SendError::Closed));
+}
+
+/// A server connection with short, distinct timers: ping after 10 s of
+/// silence, 4 s for an answer, 2 s to close.
+fn timed_connection() -> Connection {
+    Connection::new(Role::Server, Limits::default()).with_timers(
+        Timers::default()
+            .with_ping_after(Some(Duration::from_secs(10)))
+            .with_pong_timeout(Duration::from_secs(4))
+            .with_close_timeout(Duration::from_secs(2)),
+    )
+}
+
+#[test]
+fn a_silent_peer_is_pinged_then_failed_with_1011() {
+    let start = Instant::now();
+    let mut conn = timed_connection();
+    let secs = |s| start + Duration::from_secs(s);
+    assert_eq!(conn.poll_timeout(start), Some(secs(10)));
+    // Too early: nothing happens.
+    assert_eq!(conn.handle_timeout(secs(9)), Ok(()));
+    assert!(!conn.has_output());
+    // Ten silent seconds: a ping, and four seconds to answer it.
+    assert_eq!(conn.handle_timeout(secs(10)), Ok(()));
+    assert_eq!(decode_output(&mut conn), vec![Message::Ping(Bytes::new())]);
+    assert_eq!(conn.poll_timeout(secs(10)), Some(secs(14)));
+    // No answer: a 1011 close, and the connection is over.
+    assert_eq!(conn.handle_timeout(secs(14)), Err(TimedOut::Keepalive));
+    assert_eq!(conn.state(), CloseState::Failed);
+    assert!(matches!(
+        &decode_output(&mut conn)[..],
+        [Message::Close(Some(CloseFrame { code: 1011, .. }))]
+    ));
+    assert_eq!(conn.poll_timeout(secs(15)), None);
+}
+
+#[test]
+fn any_bytes_from_the_peer_count_as_alive() {
+    let start = Instant::now();
+    let secs = |s| start + Duration::from_secs(s);
+    let mut conn = timed_connection();
+    conn.poll_timeout(start);
+    conn.handle_timeout(secs(10)).unwrap();
+    conn.output_mut().clear();
+    // A data message (not even a pong) arrives in time.
+    let mut input = client_frame(true, Opcode::Text, b"here");
+    assert!(conn.receive(&mut input).unwrap().is_some());
+    // The clock restarts from when it was next read: no timeout at 14 s.
+    assert_eq!(conn.poll_timeout(secs(12)), Some(secs(22)));
+    assert_eq!(conn.handle_timeout(secs(14)), Ok(()));
+    assert!(!conn.has_output());
+    assert_eq!(conn.state(), CloseState::Open);
+}
+
+#[test]
+fn keepalive_can_be_turned_off() {
+    let start = Instant::now();
+    let mut conn = Connection::new(Role::Server, Limits::default())
+        .with_timers(Timers::default().with_ping_after(None));
+    assert_eq!(conn.poll_timeout(start), None);
+    assert_eq!(
+        conn.handle_timeout(start + Duration::from_secs(3600)),
+        Ok(())
+    );
+    assert!(!conn.has_output());
+}
+
+#[test]
+fn the_close_deadline_starts_when_the_close_is_out_and_data_does_not_move_it() {
+    let start = Instant::now();
+    let secs = |s| start + Duration::from_secs(s);
+    let mut conn = timed_connection();
+    conn.send(&Message::Close(None)).unwrap();
+    assert_eq!(conn.state(), CloseState::CloseSent { deadline: None });
+    // The shell asks once the close is written: the deadline is armed.
+    assert_eq!(conn.poll_timeout(secs(1)), Some(secs(3)));
+    let mut input = client_frame(true, Opcode::Text, b"still talking");
+    assert_eq!(
+        conn.receive(&mut input),
+        Ok(None),
+        "data after our close is dropped"
+    );
+    assert_eq!(conn.poll_timeout(secs(2)), Some(secs(3)));
+    assert_eq!(conn.handle_timeout(secs(3)), Err(TimedOut::Close));
+    assert_eq!(conn.state(), CloseState::Failed);
+    assert_eq!(
+        conn.send(&Message::Text("late".into())),
+        Err(SendError::Closed)
+    );
+}
+
+#[test]
+fn the_closing_handshake_walks_the_states() {
+    // We close first; the peer answers.
+    let mut conn = timed_connection();
+    assert_eq!(conn.state(), CloseState::Open);
+    conn.send(&Message::Close(None)).unwrap();
+    let mut input = client_frame(true, Opcode::Close, &[0x03, 0xE8]);
+    assert!(matches!(
+        conn.receive(&mut input),
+        Ok(Some(Message::Close(_)))
+    ));
+    assert_eq!(conn.state(), CloseState::Closed);
+    // The peer closes first; we echo.
+    let mut conn = timed_connection();
+    let mut input = client_frame(true, Opcode::Close, &[0x03, 0xE8]);
+    assert!(matches!(
+        conn.receive(&mut input),
+        Ok(Some(Message::Close(_)))
+    ));
+    assert_eq!(conn.state(), CloseState::Closed);
+    assert_eq!(decode_output(&mut conn).len(), 1, "the echo");
+    // The transport breaks.
+    let mut conn = timed_connection();
+    conn.abort();
+    assert_eq!(conn.state(), CloseState::Failed);
+    assert!(conn.is_closed());
 }

@@ -38,7 +38,8 @@ pub use handshake::{accept_key, Accepted, ClientHandshakeError, HandshakeConfig,
 pub use mask::apply_mask;
 pub use message::{CloseFrame, Message};
 pub use protocol::{
-    Connection, Limits, ProtocolError, Reader, Role, SendError, Writer, ZERO_COPY_FROM,
+    CloseState, Connection, Limits, ProtocolError, Reader, Role, SendError, TimedOut, Timers,
+    Writer, ZERO_COPY_FROM,
 };
 pub use server::upgrade;
 pub use socket::{Config, WebSocket, WsError, WsReader, WsWriter};
