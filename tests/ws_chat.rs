@@ -61,6 +61,7 @@ async fn a_member_that_never_reads_is_dropped_and_blocks_nobody() {
     while next_text(&mut bob).await != "* bob joined" {}
 
     let rss_before = support::rss_kib();
+    let mut longest_queue = 0;
     let line = "x".repeat(4000);
     // 4000 × 4 KB = 16 MB in total: far more than the slow member's
     // socket buffers and queue hold, so it must be dropped on the way.
@@ -68,6 +69,9 @@ async fn a_member_that_never_reads_is_dropped_and_blocks_nobody() {
         ada.send(Message::Text(format!("{i} {line}")))
             .await
             .unwrap();
+        // Every member's queue holds refcounted lines, which RSS barely
+        // shows: count them instead.
+        longest_queue = longest_queue.max(room.longest_queue());
         let expect = format!("ada: {i} {line}");
         // Both active members get every message, in order, without waiting on `slow`.
         loop {
@@ -86,6 +90,10 @@ async fn a_member_that_never_reads_is_dropped_and_blocks_nobody() {
         }
     }
     assert_eq!(room.len(), 2, "the slow member was removed");
+    assert!(
+        longest_queue <= 16,
+        "a queue held {longest_queue} lines, past its bound of 16"
+    );
     let grown = support::rss_kib().saturating_sub(rss_before);
     assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
     // The server hung up on the slow member.

@@ -92,6 +92,17 @@ impl Room {
         self.len() == 0
     }
 
+    /// The most messages waiting in any one member's queue: never more
+    /// than [`RoomConfig::queue`], which is what keeps a member that does
+    /// not read from holding the room's history.
+    pub fn longest_queue(&self) -> usize {
+        self.members()
+            .values()
+            .map(|m| m.queue.max_capacity() - m.queue.capacity())
+            .max()
+            .unwrap_or(0)
+    }
+
     fn members(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Member>> {
         // A panic elsewhere while holding the lock leaves the map usable.
         self.inner.members.lock().unwrap_or_else(|e| e.into_inner())
