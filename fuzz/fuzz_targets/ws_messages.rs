@@ -1,6 +1,8 @@
-//! Fuzzes the sans-IO message layer in the server role.
+//! Fuzzes the sans-IO endpoint (`ws::Connection`, the code every
+//! `WebSocket` runs) in both roles.
 //!
-//! The first few bytes choose chunk sizes; the rest is fed once whole and
+//! The first byte chooses the role (server: the peer must mask; client:
+//! it must not), the next few choose chunk sizes; the rest is fed once whole and
 //! once cut into those chunks. Invariants: never a panic; errors carry only
 //! the documented close codes; and the messages, the error and the bytes
 //! we would write back are identical however the input was cut.
@@ -18,8 +20,8 @@ const LIMITS: Limits = Limits {
 
 type Outcome = (Vec<Message>, Option<ProtocolError>, Vec<u8>);
 
-fn run(body: &[u8], sizes: &[u8]) -> Outcome {
-    let mut conn = Connection::new(Role::Server, LIMITS);
+fn run(role: Role, body: &[u8], sizes: &[u8]) -> Outcome {
+    let mut conn = Connection::new(role, LIMITS);
     let mut input = BytesMut::new();
     let mut messages = Vec::new();
     let mut written = Vec::new();
@@ -52,8 +54,16 @@ fn run(body: &[u8], sizes: &[u8]) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let Some((&role, data)) = data.split_first() else {
+        return;
+    };
+    let role = if role & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let (sizes, body) = data.split_at(data.len().min(4));
-    let whole = run(body, &[]);
-    let split = run(body, sizes);
+    let whole = run(role, body, &[]);
+    let split = run(role, body, sizes);
     assert_eq!(whole, split);
 });
