@@ -185,15 +185,19 @@ proptest! {
     }
 }
 
-/// What a server-role connection makes of `body` fed in chunks of `sizes`
+/// What a connection in `role` makes of `body` fed in chunks of `sizes`
 /// (cycled; empty means all at once): the fuzz target's invariant, run here
 /// on random bytes so `cargo test` checks it too.
-fn run_connection(body: &[u8], sizes: &[usize]) -> (Vec<Message>, Option<ProtocolError>, Vec<u8>) {
+fn run_connection(
+    role: Role,
+    body: &[u8],
+    sizes: &[usize],
+) -> (Vec<Message>, Option<ProtocolError>, Vec<Message>) {
     let limits = Limits {
         max_frame_size: 1 << 12,
         max_message_size: 1 << 14,
     };
-    let mut conn = Connection::new(Role::Server, limits);
+    let mut conn = Connection::new(role, limits);
     let mut input = BytesMut::new();
     let (mut messages, mut written) = (Vec::new(), Vec::new());
     let mut rest = body;
@@ -214,16 +218,34 @@ fn run_connection(body: &[u8], sizes: &[usize]) -> (Vec<Message>, Option<Protoco
             match result {
                 Ok(Some(m)) => messages.push(m),
                 Ok(None) => break,
-                Err(e) => return (messages, Some(e), written),
+                Err(e) => return (messages, Some(e), as_peer_sees(role, &written)),
             }
         }
     }
-    (messages, None, written)
+    (messages, None, as_peer_sees(role, &written))
 }
 
-/// Mostly-valid frames (masked, sensible opcodes) glued with random bytes,
-/// so the connection gets past the first header often.
-fn noisy_wire() -> impl Strategy<Value = Vec<u8>> {
+/// What we wrote, decoded as the peer reads it: a client's frames carry
+/// fresh random masking keys, so the messages are compared, not the bytes.
+fn as_peer_sees(role: Role, written: &[u8]) -> Vec<Message> {
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut reader = Reader::new(peer, Limits::default());
+    let mut bytes = BytesMut::from(written);
+    let mut out = Vec::new();
+    while let Some(msg) = reader.receive(&mut bytes).expect("we write valid frames") {
+        out.push(msg);
+    }
+    assert!(bytes.is_empty(), "we write whole frames");
+    out
+}
+
+/// Mostly-valid frames (masked as `role`'s peer must, sensible opcodes)
+/// glued with random bytes, so the connection gets past the first header
+/// often.
+fn noisy_wire(role: Role) -> impl Strategy<Value = Vec<u8>> {
     let frame = (
         any::<bool>(),
         prop_oneof![
@@ -238,10 +260,14 @@ fn noisy_wire() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..40),
         any::<[u8; 4]>(),
     )
-        .prop_map(|(fin, op, payload, key)| {
+        .prop_map(move |(fin, op, payload, key)| {
             let mut out = BytesMut::new();
             let opcode = Opcode::from_u8(op).unwrap_or(Opcode::Binary);
-            write_frame(&mut out, &client_header(fin, opcode, key), &payload);
+            let mut header = client_header(fin, opcode, key);
+            if role == Role::Client {
+                header.mask = None; // a server's frames are not masked
+            }
+            write_frame(&mut out, &header, &payload);
             out.to_vec()
         });
     proptest::collection::vec(
@@ -254,11 +280,12 @@ fn noisy_wire() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #[test]
     fn connection_same_result_whole_or_split(
-        body in noisy_wire(),
+        (role, body) in prop_oneof![Just(Role::Server), Just(Role::Client)]
+            .prop_flat_map(|role| (Just(role), noisy_wire(role))),
         sizes in proptest::collection::vec(1usize..20, 1..4),
     ) {
-        let whole = run_connection(&body, &[]);
-        let split = run_connection(&body, &sizes);
+        let whole = run_connection(role, &body, &[]);
+        let split = run_connection(role, &body, &sizes);
         if let Some(e) = &whole.1 {
             prop_assert!(matches!(e.close_code(), 1002 | 1007 | 1009));
         }

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use realtime_events::ws::{BytesMut, Connection, Limits, Message, ProtocolError, Role};
+use realtime_events::ws::{BytesMut, Connection, Limits, Message, ProtocolError, Reader, Role};
 
 /// Small limits so the fuzzer can reach the 1009 paths.
 const LIMITS: Limits = Limits {
@@ -18,7 +18,9 @@ const LIMITS: Limits = Limits {
     max_message_size: 1 << 18,
 };
 
-type Outcome = (Vec<Message>, Option<ProtocolError>, Vec<u8>);
+/// The messages, the error, and our replies as the peer decodes them (a
+/// client masks with fresh random keys, so the bytes themselves differ).
+type Outcome = (Vec<Message>, Option<ProtocolError>, Vec<Message>);
 
 fn run(role: Role, body: &[u8], sizes: &[u8]) -> Outcome {
     let mut conn = Connection::new(role, LIMITS);
@@ -43,14 +45,29 @@ fn run(role: Role, body: &[u8], sizes: &[u8]) -> Outcome {
                 Err(e) => {
                     assert!(matches!(e.close_code(), 1002 | 1007 | 1009), "{e:?}");
                     written.extend_from_slice(conn.output_mut());
-                    return (messages, Some(e), written);
+                    return (messages, Some(e), as_peer_sees(role, &written));
                 }
             }
             written.extend_from_slice(&conn.output_mut().split());
         }
         written.extend_from_slice(&conn.output_mut().split());
     }
-    (messages, None, written)
+    (messages, None, as_peer_sees(role, &written))
+}
+
+fn as_peer_sees(role: Role, written: &[u8]) -> Vec<Message> {
+    let peer = match role {
+        Role::Server => Role::Client,
+        Role::Client => Role::Server,
+    };
+    let mut reader = Reader::new(peer, Limits::default());
+    let mut bytes = BytesMut::from(written);
+    let mut out = Vec::new();
+    while let Some(msg) = reader.receive(&mut bytes).expect("we write valid frames") {
+        out.push(msg);
+    }
+    assert!(bytes.is_empty(), "we write whole frames");
+    out
 }
 
 fuzz_target!(|data: &[u8]| {
