@@ -20,6 +20,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use std::fmt;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -410,6 +411,8 @@ pub struct WsReader<S> {
     shared: Arc<Shared<S>>,
     /// Server shutdown, if the socket should react to it (see `recv`).
     shutdown: Option<Shutdown>,
+    /// Fires when the core's next deadline may be due (see `arm_timer`).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// The sending half of a split [`WebSocket`]. Clones share the connection;
@@ -469,6 +472,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 read_size: ReadSize::new(config.read_chunk),
                 shared: Arc::clone(&shared),
                 shutdown: None,
+                timer: None,
             },
             writer: WsWriter { shared },
             subprotocol: None,
@@ -639,27 +643,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
         self.buf.reserve(self.read_size.next);
         let offered = self.buf.capacity() - self.buf.len();
-        let read = async {
-            match deadline {
-                Some(deadline) => {
-                    tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.buf))
-                        .await
-                        .map_or(Waited::Deadline, Waited::Read)
-                }
-                None => Waited::Read(self.io.read_buf(&mut self.buf).await),
+        self.arm_timer(deadline);
+        let WsReader {
+            io,
+            buf,
+            timer,
+            shutdown,
+            ..
+        } = self;
+        let shutdown = shutdown.as_ref().filter(|_| open);
+        let waited = tokio::select! {
+            read = io.read_buf(buf) => Waited::Read(read),
+            () = async { timer.as_mut().expect("checked").as_mut().await }, if timer.is_some() => {
+                Waited::Deadline
             }
-        };
-        let waited = match self.shutdown.as_ref().filter(|_| open) {
-            Some(shutdown) => tokio::select! {
-                waited = read => waited,
-                () = shutdown.wait() => Waited::Shutdown,
-            },
-            None => read.await,
+            () = async { shutdown.expect("checked").wait().await }, if shutdown.is_some() => {
+                Waited::Shutdown
+            }
         };
         if let Waited::Read(Ok(got)) = waited {
             self.read_size.record(offered, got);
         }
         waited
+    }
+
+    /// Makes the timer fire no later than `deadline`. A timer that will
+    /// fire earlier is left alone: while data flows, the keepalive
+    /// deadline moves with every read, and resetting a timer per read
+    /// costs more than one early wake-up per keepalive period (at which the
+    /// core finds nothing due and the timer is set again).
+    fn arm_timer(&mut self, deadline: Option<Instant>) {
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return;
+        };
+        match &mut self.timer {
+            Some(timer) if timer.deadline() <= deadline && !timer.is_elapsed() => {}
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
     }
 }
 
