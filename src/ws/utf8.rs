@@ -7,8 +7,9 @@
 //! character may be cut in two: we remember the up-to-3 bytes of an
 //! unfinished character and complete it with the next piece.
 //!
-//! The heavy lifting is done by `std::str::from_utf8`, whose error tells us
-//! which case we are in: `error_len() == Some(_)` means the bytes are wrong
+//! The heavy lifting is done by `simdutf8` (SIMD-speed validation with the
+//! same error details as `std::str::from_utf8`), whose error tells us which
+//! case we are in: `error_len() == Some(_)` means the bytes are wrong
 //! (an overlong form, a surrogate, a code point above U+10FFFF, a stray
 //! continuation byte...), detected on the first offending byte, while
 //! `error_len() == None` means "fine so far, but cut short".
@@ -74,7 +75,13 @@ impl Utf8Validator {
             }
             chunk = &chunk[take..];
         }
-        match std::str::from_utf8(chunk) {
+        // The fast check first: most chunks are whole, valid runs. Only
+        // when it fails do we ask where, and whether the bytes are wrong
+        // or just cut short.
+        if simdutf8::basic::from_utf8(chunk).is_ok() {
+            return Ok(());
+        }
+        match simdutf8::compat::from_utf8(chunk) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(Utf8Error),
             Err(e) => {
