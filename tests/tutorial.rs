@@ -120,3 +120,106 @@ fn every_example_is_registered() {
         }
     }
 }
+
+/// The numbered chapters of SUMMARY.md, in order, as (title, file); the
+/// pages before the first list item are unnumbered prefix chapters.
+fn numbered_chapters(summary: &str) -> Vec<(String, String)> {
+    summary
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("- ["))
+        .map(|entry| {
+            let (title, rest) = entry.split_once("](").expect("- [title](file.md)");
+            let file = rest.split_once(')').expect("closing parenthesis").0;
+            (title.to_string(), file.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn sidebar_numbers_match_the_file_and_example_names() {
+    let summary = fs::read_to_string("tutorial/src/SUMMARY.md").unwrap();
+    let chapters = numbered_chapters(&summary);
+    assert!(chapters.len() >= 13, "{chapters:?}");
+    for (i, (title, file)) in chapters.iter().enumerate() {
+        // mdBook numbers list items from 1.
+        let expected = format!("ch{:02}-", i + 1);
+        assert!(
+            file.starts_with(&expected),
+            "the sidebar shows {title:?} as {}. but its file is {file}",
+            i + 1
+        );
+    }
+    // The opening chapter is a prefix chapter: linked, not a list item.
+    assert!(summary.contains("\n[Real-time on the web"), "{summary}");
+    for entry in fs::read_dir("tutorial/examples").unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let n: usize = name[2..4].parse().expect("examples are named chNN_");
+        assert!(
+            (1..=chapters.len()).contains(&n),
+            "{name} names chapter {n}, which the sidebar does not have"
+        );
+    }
+}
+
+/// Every chapter number in "chapter 5", "chapters 6–8", "Chapters 8 and
+/// 10", "chapters 3, 4, 8 and 9" in `text`.
+fn chapter_references(text: &str) -> Vec<usize> {
+    /// The number at the start of `s`, and what follows it.
+    fn number(s: &str) -> Option<(usize, &str)> {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        Some((s[..digits].parse().ok()?, &s[digits..]))
+    }
+    let lower = text.to_lowercase();
+    let mut found = Vec::new();
+    for (at, _) in lower.match_indices("chapter") {
+        let after = &lower[at + "chapter".len()..];
+        let after = after.strip_prefix('s').unwrap_or(after);
+        let Some((n, mut rest)) = after.strip_prefix(' ').and_then(number) else {
+            continue;
+        };
+        found.push(n);
+        // Further numbers joined by a comma, a dash, "and" or "or".
+        while let Some((n, next)) = [", ", "–", "-", " and ", " or ", ", and "]
+            .iter()
+            .find_map(|sep| rest.strip_prefix(sep).and_then(number))
+        {
+            found.push(n);
+            rest = next;
+        }
+    }
+    found
+}
+
+#[test]
+fn chapter_references_parse_lists_and_ranges() {
+    assert_eq!(chapter_references("see chapter 5."), [5]);
+    assert_eq!(chapter_references("Chapters 6–8 and 10"), [6, 8, 10]);
+    assert_eq!(chapter_references("chapters 3, 4, 8 and 9)"), [3, 4, 8, 9]);
+    assert_eq!(chapter_references("Chapter 0 listed"), [0]);
+    assert_eq!(
+        chapter_references("this chapter's example, 2 ways"),
+        Vec::<usize>::new()
+    );
+}
+
+#[test]
+fn every_chapter_reference_names_a_numbered_chapter() {
+    let summary = fs::read_to_string("tutorial/src/SUMMARY.md").unwrap();
+    let count = numbered_chapters(&summary).len();
+    let mut files = vec![PathBuf::from("README.md")];
+    markdown_files(Path::new("tutorial/src"), &mut files);
+    let mut wrong = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        for n in chapter_references(&text) {
+            if !(1..=count).contains(&n) {
+                wrong.push(format!("{}: chapter {n}", file.display()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "no such chapter (the opening one is unnumbered: call it \"the opening chapter\"):\n{}",
+        wrong.join("\n")
+    );
+}

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use realtime_events::cli::exit_cannot_listen;
 use realtime_events::app::ticker::{Ticker, TickerConfig};
+use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
 
 // ANCHOR: routes

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use realtime_events::cli::exit_cannot_listen;
 use realtime_events::app::echo;
+use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
 
 /// A WebSocket echo server at `/echo`.
