@@ -522,6 +522,43 @@ fn ch12_fanout_streams_timestamped_numbered_events() {
 }
 
 #[test]
+fn the_books_sample_outputs_are_the_examples_real_ones() {
+    // ch12_overhead is arithmetic: its whole output is quoted verbatim.
+    let chapter = std::fs::read_to_string("tutorial/src/ch12-side-by-side.md").unwrap();
+    let overhead = run_ok("ch12_overhead");
+    assert!(
+        chapter.contains(&overhead),
+        "chapter 12 quotes another ch12_overhead output than:\n{overhead}"
+    );
+
+    // The ticker is seeded and starts with its first subscriber, so a fresh
+    // one always opens with the quotes chapter 4 shows.
+    let server = start_server("ch04_sse_ticker", &[]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /ticker HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("\nid: 2\n") || !text.ends_with("\n\n") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let first_two = &body[..body.find("\nid: 2\n").unwrap()];
+    let first_two = &body[..first_two.len() + body[first_two.len()..].find("\n\n").unwrap() + 2];
+    let chapter = std::fs::read_to_string("tutorial/src/ch04-server-sent-events.md").unwrap();
+    assert!(
+        chapter.contains(first_two),
+        "chapter 4's sample is not what a fresh ticker sends:\n{first_two}"
+    );
+}
+
+#[test]
 fn ch12_overhead_counts_exact_bytes() {
     let out = example("ch12_overhead").output().unwrap();
     assert!(out.status.success());

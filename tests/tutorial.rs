@@ -223,3 +223,133 @@ fn every_chapter_reference_names_a_numbered_chapter() {
         wrong.join("\n")
     );
 }
+
+/// A chapter's text with every run of whitespace (line breaks included)
+/// made one space, so a sentence can be found however it was wrapped.
+fn chapter_text(file: &str) -> String {
+    let text = fs::read_to_string(Path::new("tutorial/src").join(file)).unwrap();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Asserts that `chapter` states `sentence` (compared whitespace-blind).
+fn assert_states(chapter: &str, sentence: &str) {
+    let text = chapter_text(chapter);
+    let sentence = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains(&sentence),
+        "{chapter} no longer says {sentence:?}: fix the figure or this test"
+    );
+}
+
+/// Bytes of WebSocket frame header for a `len`-byte payload, computed by
+/// the crate's own encoder.
+fn ws_header(len: u64, from_client: bool) -> usize {
+    use realtime_events::ws::{FrameHeader, Opcode};
+    FrameHeader::whole(Opcode::Binary, from_client.then_some([1, 2, 3, 4]), len).encoded_len()
+}
+
+/// Bytes an SSE event adds to `data`, computed by the crate's encoder.
+fn sse_overhead(data: &str, id: Option<&str>) -> usize {
+    let mut event = realtime_events::sse::Event::new(data);
+    if let Some(id) = id {
+        event = event.id(id);
+    }
+    event.to_bytes().unwrap().len() - data.len()
+}
+
+#[test]
+fn frame_header_sizes_in_the_text_are_the_encoders() {
+    let (small, medium, large) = (
+        ws_header(125, false),
+        ws_header(65_535, false),
+        ws_header(65_536, false),
+    );
+    // The length forms switch where the text says they do.
+    assert_eq!(ws_header(0, false), small);
+    assert_eq!(ws_header(126, false), medium);
+    let key = ws_header(5, true) - ws_header(5, false);
+    assert_eq!(ws_header(65_536, true) - large, key);
+
+    assert_states(
+        "ch07-frames-and-masking.md",
+        &format!("a header of {small} to {} bytes", ws_header(65_536, true)),
+    );
+    // ch07's frame dump: "Hello" both ways.
+    assert_eq!((ws_header(5, false) + 5, ws_header(5, true) + 5), (7, 11));
+    assert_states(
+        "ch07-frames-and-masking.md",
+        &format!("Seven bytes for a five-byte message from the server; eleven from the client, which adds a {key}-byte key"),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!("A WebSocket frame from the server costs **{small} bytes** up to 125 bytes of payload, {medium} up to 65,535, {large} beyond; a client frame adds its {key}-byte masking key"),
+    );
+    // ch11's wire view: 64 KiB echoed, 4 KiB of binary.
+    assert_states(
+        "ch11-in-the-browser.md",
+        &format!(
+            "Chromium's frame has a {}-byte header",
+            ws_header(65_536, true)
+        ),
+    );
+    assert_states(
+        "ch11-in-the-browser.md",
+        &format!("the server's answer a {large}-byte one"),
+    );
+    assert_states(
+        "ch11-in-the-browser.md",
+        &format!(
+            "the WebSocket one is a {}-byte header",
+            ws_header(4096, false)
+        ),
+    );
+    assert_states(
+        "ch11-in-the-browser.md",
+        &format!(
+            "the browser's frame would carry {} bytes of header",
+            ws_header(4096, true)
+        ),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!(
+            "against {small} for a small server frame, {} for a client frame",
+            ws_header(20, true)
+        ),
+    );
+}
+
+#[test]
+fn sse_overheads_in_the_text_are_the_encoders() {
+    let event = sse_overhead("a quote", None);
+    let id = sse_overhead("a quote", Some("123456")) - event;
+    // One more line of data: one more `data: ` prefix and line end, less
+    // the line break the payload itself no longer carries.
+    let per_line = sse_overhead("one\ntwo", None) - sse_overhead("onetwo", None);
+    let ten_lines = vec!["a".repeat(10); 10].join("\n");
+    assert_eq!(sse_overhead(&ten_lines, None), event + 9 * per_line);
+
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!("`data: ` + payload + `\\n` + the empty line: **{event} bytes**"),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!("adds `id: N\\n` ({id} bytes for a six-digit id)"),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!("pays {per_line} more bytes per extra line"),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!(
+            "(10 lines: {event} + 9 × {per_line} = {})",
+            sse_overhead(&ten_lines, None)
+        ),
+    );
+    assert_states(
+        "ch12-side-by-side.md",
+        &format!("{event} bytes ({} with an id) against", event + id),
+    );
+}
