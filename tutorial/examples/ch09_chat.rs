@@ -48,7 +48,7 @@ async fn member(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
-        to_room.send(Message::Text(line.into())).await?;
+        to_room.send(Message::Text(line)).await?;
     }
     // End of input (Ctrl-D): leave politely, then wait for the answer.
     to_room.close(ws::close::NORMAL, "bye").await?;
