@@ -353,3 +353,35 @@ fn sse_overheads_in_the_text_are_the_encoders() {
         &format!("{event} bytes ({} with an id) against", event + id),
     );
 }
+
+#[test]
+fn the_handshake_sample_is_the_crates_accept_key() {
+    let accept = realtime_events::ws::accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+    assert_states(
+        "ch06-the-handshake.md",
+        &format!("Sec-WebSocket-Accept: {accept}"),
+    );
+}
+
+#[test]
+fn every_chapter_opens_with_its_aims_and_ends_with_try_this() {
+    let summary = fs::read_to_string("tutorial/src/SUMMARY.md").unwrap();
+    let mut files: Vec<String> = numbered_chapters(&summary)
+        .into_iter()
+        .map(|(_, file)| file)
+        .collect();
+    files.push("ch00-realtime-on-the-web.md".to_string());
+    for file in files {
+        let text = fs::read_to_string(Path::new("tutorial/src").join(&file)).unwrap();
+        let first_section = text.find("\n## ").unwrap_or(text.len());
+        assert!(
+            text[..first_section].contains("**In this chapter you will:**"),
+            "{file} does not open with what the reader will be able to do"
+        );
+        let last_section = text.rfind("\n## ").expect("sections");
+        assert!(
+            text[last_section..].starts_with("\n## Try this\n"),
+            "{file} does not end with a \"Try this\" section"
+        );
+    }
+}
