@@ -385,3 +385,15 @@ fn every_chapter_opens_with_its_aims_and_ends_with_try_this() {
         );
     }
 }
+
+#[test]
+fn the_stated_minimum_rust_is_cargo_tomls() {
+    // .ci/msrv.py checks Cargo.toml against the dependencies; this keeps
+    // the README and the book saying the same version.
+    let rust_version = env!("CARGO_PKG_RUST_VERSION");
+    assert!(!rust_version.is_empty(), "Cargo.toml sets rust-version");
+    let needle = format!("Rust {rust_version} or newer");
+    let readme = fs::read_to_string("README.md").unwrap();
+    assert!(readme.contains(&needle), "README.md should say {needle:?}");
+    assert_states("introduction.md", &needle);
+}
