@@ -245,7 +245,7 @@ fn sse() {
 fn main() {
     // `cargo bench` passes `--bench`; a filter word picks one family.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let wanted = |family: &str| filter.as_deref().map_or(true, |f| family.contains(f));
+    let wanted = |family: &str| filter.as_deref().is_none_or(|f| family.contains(f));
     if wanted("heads") {
         heads();
     }

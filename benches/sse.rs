@@ -22,7 +22,7 @@ fn small_event() -> Event {
 /// A 4 KiB payload split over 64 lines, the multi-line case.
 fn multiline_event() -> Event {
     let line = "x".repeat(63);
-    let data: Vec<&str> = std::iter::repeat(line.as_str()).take(64).collect();
+    let data: Vec<&str> = std::iter::repeat_n(line.as_str(), 64).collect();
     Event::new(data.join("\n")).id("7")
 }
 

@@ -7,6 +7,7 @@
 //! directly.
 
 pub mod app;
+pub mod cli;
 pub mod http;
 pub mod server;
 pub mod sse;

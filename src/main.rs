@@ -3,35 +3,39 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use clap::Parser;
 use realtime_events::app;
+use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Server, ServerConfig, Shutdown};
 
-const USAGE: &str = "usage: realtime-events [--addr HOST:PORT]
-
-Serves the realtime-events demo (default address 127.0.0.1:8080; port 0
-picks a free port). The address is printed on stdout once bound.
-RUST_LOG sets the log level (default: info).";
-
-/// Reads `--addr HOST:PORT` (or `--addr=HOST:PORT`); one flag does not
-/// justify a CLI crate.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<SocketAddr, String> {
-    let mut addr = "127.0.0.1:8080".to_string();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => match other.strip_prefix("--addr=") {
-                Some(value) => addr = value.to_string(),
-                None => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
-            },
-        }
-    }
-    addr.parse()
-        .map_err(|err| format!("--addr {addr:?}: {err} (expected HOST:PORT, e.g. 127.0.0.1:8080)"))
+/// Serves the realtime-events demo: the page, the SSE ticker and feed, and
+/// the WebSocket echo and chat.
+///
+/// Every flag can also come from the environment variable named in its
+/// help, which is how a deployment usually sets it. RUST_LOG sets the log
+/// level (default: info).
+// One struct for the whole command line: the TLS, Redis, origin and limit
+// flags to come are more fields here, each with its doc line and variable.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Address to listen on, HOST:PORT; port 0 picks a free port. The bound
+    /// address is printed on stdout.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "REALTIME_EVENTS_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    addr: SocketAddr,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Parse first: `--help` and `--version` print and exit before logging
+    // starts, and a bad flag exits with clap's usage message (status 2).
+    let cli = Cli::parse();
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -39,19 +43,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let addr = match parse_args(std::env::args().skip(1)) {
-        Ok(addr) => addr,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    let server = match Server::bind(addr, app::router(), ServerConfig::default()).await {
+    let server = match Server::bind(cli.addr, app::router(), ServerConfig::default()).await {
         Ok(server) => server,
-        Err(err) => {
-            eprintln!("cannot listen on {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(err) => return exit_cannot_listen(cli.addr, &err),
     };
     // One line, on stdout, so scripts and tests can find a port-0 address.
     println!("listening on http://{}", server.local_addr());
@@ -61,4 +55,16 @@ async fn main() -> ExitCode {
     server.serve(shutdown).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks (duplicate flags, bad defaults).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

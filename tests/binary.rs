@@ -1,5 +1,6 @@
 //! The demo binary as a user runs it: `--addr 127.0.0.1:0` prints the
-//! chosen address on one stdout line, then serves.
+//! chosen address on one stdout line, then serves; `--help` documents every
+//! flag on stdout; a taken port is one plain line.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -87,6 +88,73 @@ fn bad_arguments_exit_with_usage() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
+}
+
+#[test]
+fn help_lists_every_flag_on_stdout_and_exits_0() {
+    let out = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--addr <HOST:PORT>",
+        "REALTIME_EVENTS_ADDR",
+        "127.0.0.1:8080",
+        "--help",
+        "--version",
+    ] {
+        assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
+    }
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        concat!("realtime-events ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn the_address_can_come_from_the_environment() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
+        .env("REALTIME_EVENTS_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+    assert!(!line.contains(":8080"), "{line}");
+}
+
+#[test]
+fn a_taken_port_is_one_line_not_a_debug_dump() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
+        .args(["--addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "cannot listen on {addr}: address already in use \
+             (is another example or the demo running? try --addr 127.0.0.1:0)"
+        )
+    );
 }
 
 #[test]

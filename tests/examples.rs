@@ -302,6 +302,142 @@ fn ch09_chat_server_broadcasts() {
     assert_eq!(read_frame(&mut ada), (0x1, b"bob: hello".to_vec()));
 }
 
+/// Runs `cmd` with `input` on stdin, and returns what it printed, failing
+/// the test if it does not finish within ten seconds.
+fn run_with_stdin(mut cmd: Command, input: &str) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ch01_client_sends_lines_and_prints_each_read() {
+    let server = start_server("ch01_tcp_echo", &[]);
+    let mut cmd = example("ch01_tcp_echo");
+    cmd.args(["--client", "--addr", &server.addr]);
+    let out = run_with_stdin(cmd, "one\ntwo\n");
+    // However the reads were cut, the bytes come back whole and in order.
+    let echoed: String = out
+        .lines()
+        .map(|l| {
+            let quoted = l.split_once(": ").expect("read N byte(s): \"...\"").1;
+            quoted.trim_matches('"').replace("\\n", "\n")
+        })
+        .collect();
+    assert_eq!(echoed, "one\ntwo\n", "{out}");
+}
+
+#[test]
+fn ch09_client_chats_from_stdin() {
+    let server = start_server("ch09_chat", &[]);
+    let mut bob = ws_handshake(&server.addr, "/chat?nick=bob");
+    assert_eq!(read_frame(&mut bob), (0x1, b"* bob joined".to_vec()));
+
+    let mut ada = example("ch09_chat")
+        .args(["--client", &format!("ws://{}/chat?nick=ada", server.addr)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ada_out = BufReader::new(ada.stdout.take().unwrap());
+    let mut line = String::new();
+    ada_out.read_line(&mut line).unwrap();
+    assert_eq!(line, "* ada joined\n");
+    assert_eq!(read_frame(&mut bob), (0x1, b"* ada joined".to_vec()));
+
+    let mut ada_in = ada.stdin.take().unwrap();
+    ada_in.write_all(b"hi bob\n").unwrap();
+    assert_eq!(read_frame(&mut bob), (0x1, b"ada: hi bob".to_vec()));
+    // Ada hears her own message too: the room sends to every member.
+    line.clear();
+    ada_out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ada: hi bob\n");
+
+    send_frame(&mut bob, 0x1, b"hello ada");
+    assert_eq!(read_frame(&mut bob), (0x1, b"bob: hello ada".to_vec()));
+    line.clear();
+    ada_out.read_line(&mut line).unwrap();
+    assert_eq!(line, "bob: hello ada\n");
+
+    // End of input: Ada leaves and the client exits cleanly.
+    drop(ada_in);
+    assert_eq!(read_frame(&mut bob), (0x1, b"* ada left".to_vec()));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = ada.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+/// The server examples and their default ports: distinct from each other
+/// and from the demo's 8080, so a reader can keep them all running.
+const SERVER_PORTS: [(&str, u16); 5] = [
+    ("ch01_tcp_echo", 8081),
+    ("ch03_hello_http", 8083),
+    ("ch04_sse_ticker", 8084),
+    ("ch08_echo", 8088),
+    ("ch09_chat", 8089),
+];
+
+#[test]
+fn server_examples_document_distinct_default_ports() {
+    for (name, port) in SERVER_PORTS {
+        let out = example(name).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{name} --help: {out:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains(&format!("[default: 127.0.0.1:{port}]")),
+            "{name}: {help}"
+        );
+    }
+    let mut ports: Vec<u16> = SERVER_PORTS.iter().map(|(_, p)| *p).collect();
+    ports.push(8080);
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), SERVER_PORTS.len() + 1);
+}
+
+#[test]
+fn a_taken_port_is_one_line_for_every_server_example() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for (name, _) in SERVER_PORTS {
+        let out = example(name).args(["--addr", &addr]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim_end(),
+            realtime_events::cli::cannot_listen(&addr, &std::io::ErrorKind::AddrInUse.into()),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn ch10_client_talks_both_ways_with_binary() {
     let text = run_ok("ch10_client");
@@ -383,6 +519,43 @@ fn ch12_fanout_streams_timestamped_numbered_events() {
     assert_eq!(seqs.len(), 3);
     assert_eq!(seqs[1], seqs[0] + 1, "{seqs:?}");
     assert_eq!(seqs[2], seqs[0] + 2, "{seqs:?}");
+}
+
+#[test]
+fn the_books_sample_outputs_are_the_examples_real_ones() {
+    // ch12_overhead is arithmetic: its whole output is quoted verbatim.
+    let chapter = std::fs::read_to_string("tutorial/src/ch12-side-by-side.md").unwrap();
+    let overhead = run_ok("ch12_overhead");
+    assert!(
+        chapter.contains(&overhead),
+        "chapter 12 quotes another ch12_overhead output than:\n{overhead}"
+    );
+
+    // The ticker is seeded and starts with its first subscriber, so a fresh
+    // one always opens with the quotes chapter 4 shows.
+    let server = start_server("ch04_sse_ticker", &[]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /ticker HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 1024];
+    while !text.contains("\nid: 2\n") || !text.ends_with("\n\n") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let first_two = &body[..body.find("\nid: 2\n").unwrap()];
+    let first_two = &body[..first_two.len() + body[first_two.len()..].find("\n\n").unwrap() + 2];
+    let chapter = std::fs::read_to_string("tutorial/src/ch04-server-sent-events.md").unwrap();
+    assert!(
+        chapter.contains(first_two),
+        "chapter 4's sample is not what a fresh ticker sends:\n{first_two}"
+    );
 }
 
 #[test]

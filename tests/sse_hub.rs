@@ -213,7 +213,7 @@ fn gapless_and_no_duplicates_while_publishing_concurrently() {
     let mut k = 0u64;
     while (!done.load(Ordering::SeqCst) && subs.len() < 64) || subs.len() < 4 {
         let seen = hub.last_id();
-        let from = (k % 2 == 0).then(|| seen.saturating_sub(k % 50));
+        let from = k.is_multiple_of(2).then(|| seen.saturating_sub(k % 50));
         let sub = hub.subscribe(from.map(|f| f.to_string()).as_deref());
         subs.push((seen, from, sub));
         k += 1;

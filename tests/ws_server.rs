@@ -19,7 +19,7 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
-/// The claim of chapter 0: a WebSocket is two-way and carries binary.
+/// The claim of the opening chapter: a WebSocket is two-way and carries binary.
 #[tokio::test]
 async fn echo_is_two_way_and_carries_binary_with_tungstenite_client() {
     let server = support::start(app::router(), support::quick_config()).await;

@@ -1,8 +1,9 @@
 //! Chapter 1: a TCP echo server, and what a byte stream does to messages.
 //!
-//! `cargo run --example ch01_tcp_echo` serves an echo on 127.0.0.1:7878
+//! `cargo run --example ch01_tcp_echo` serves an echo on 127.0.0.1:8081
 //! (`--addr HOST:PORT` to change; port 0 picks one). Try it with
-//! `nc 127.0.0.1 7878`.
+//! `cargo run --example ch01_tcp_echo -- --client`, which sends each line
+//! you type and prints what comes back.
 //!
 //! `cargo run --example ch01_tcp_echo -- --demo` starts the server, sends
 //! three separate writes to it at once, and prints what each `read` on the
@@ -10,8 +11,11 @@
 //! boundaries between writes.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use clap::Parser;
+use realtime_events::cli::exit_cannot_listen;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -73,21 +77,69 @@ async fn demo() -> std::io::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--demo") {
-        return demo().await;
+/// Sends each line of stdin as one write and prints whatever one `read`
+/// returns: a raw TCP client, so nothing but the stream is in between.
+async fn client(addr: SocketAddr) -> std::io::Result<()> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut from_server, mut to_server) = stream.into_split();
+    let printer = tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+            println!("read {n} byte(s): {:?}", String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        to_server.write_all(format!("{line}\n").as_bytes()).await?;
     }
-    let addr: SocketAddr = match args.iter().position(|a| a == "--addr") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|a| a.parse().ok())
-            .expect("--addr HOST:PORT"),
-        None => "127.0.0.1:7878".parse().unwrap(),
-    };
-    let listener = TcpListener::bind(addr).await?;
-    println!("listening on tcp://{}", listener.local_addr()?);
-    serve(listener, None).await;
+    // End of input: close our sending side. The server sees end of stream,
+    // stops, and closes its side once every echo is out, which ends the
+    // printer.
+    to_server.shutdown().await?;
+    printer.await?;
     Ok(())
+}
+
+/// A TCP echo server, and two ways to watch what a byte stream does.
+#[derive(Parser)]
+struct Args {
+    /// Address to serve on (or, with --client, to connect to); port 0
+    /// picks a free port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
+    addr: SocketAddr,
+    /// Start a server on a free port, send it three writes at once and
+    /// print what each read returned.
+    #[arg(long)]
+    demo: bool,
+    /// Connect to --addr, send each line of stdin, print what comes back.
+    #[arg(long, conflicts_with = "demo")]
+    client: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let outcome = if args.demo {
+        demo().await
+    } else if args.client {
+        client(args.addr).await
+    } else {
+        let listener = match TcpListener::bind(args.addr).await {
+            Ok(listener) => listener,
+            Err(err) => return exit_cannot_listen(args.addr, &err),
+        };
+        match listener.local_addr() {
+            Ok(addr) => println!("listening on tcp://{addr}"),
+            Err(err) => eprintln!("{err}"),
+        }
+        serve(listener, None).await;
+        Ok(())
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Chapter 3: a small HTTP server on the crate's own shell.
 //!
-//! `cargo run --example ch03_hello_http` serves on 127.0.0.1:8081
+//! `cargo run --example ch03_hello_http` serves on 127.0.0.1:8083
 //! (`--addr HOST:PORT`, port 0 picks one):
 //!
 //! - `GET /` answers a greeting;
@@ -8,6 +8,11 @@
 //!   `curl -H 'Transfer-Encoding: chunked' --data-binary hello ...`);
 //! - anything else shows the server's own 404, 405, 400, ...
 
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown};
 
 // ANCHOR: routes
@@ -25,17 +30,24 @@ fn routes() -> Router {
 }
 // ANCHOR_END: routes
 
+/// A small HTTP server: a greeting at `/`, `POST /reverse` reverses the body.
+#[derive(Parser)]
+struct Args {
+    /// Address to serve on; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8083")]
+    addr: SocketAddr,
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.iter().position(|a| a == "--addr") {
-        Some(i) => args.get(i + 1).cloned().expect("--addr HOST:PORT"),
-        None => "127.0.0.1:8081".to_string(),
+async fn main() -> ExitCode {
+    let Args { addr } = Args::parse();
+    let server = match Server::bind(addr, routes(), ServerConfig::default()).await {
+        Ok(server) => server,
+        Err(err) => return exit_cannot_listen(addr, &err),
     };
-    let server = Server::bind(addr, routes(), ServerConfig::default()).await?;
     println!("listening on http://{}", server.local_addr());
     // Ctrl-C starts a graceful shutdown.
     let shutdown = Shutdown::on_ctrl_c();
     server.serve(shutdown).await;
-    Ok(())
+    ExitCode::SUCCESS
 }

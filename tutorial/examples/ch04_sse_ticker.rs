@@ -1,10 +1,15 @@
 //! Chapter 4: the stock ticker as an event stream.
 //!
-//! `cargo run --example ch04_sse_ticker` serves on 127.0.0.1:8080
+//! `cargo run --example ch04_sse_ticker` serves on 127.0.0.1:8084
 //! (`--addr HOST:PORT`, port 0 picks one); then watch it with
-//! `curl -N http://127.0.0.1:8080/ticker`.
+//! `curl -N http://127.0.0.1:8084/ticker`.
 
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
 use realtime_events::app::ticker::{Ticker, TickerConfig};
+use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
 
 // ANCHOR: routes
@@ -17,17 +22,24 @@ fn routes() -> Router {
 }
 // ANCHOR_END: routes
 
+/// The stock ticker as a Server-Sent Events stream at `/ticker`.
+#[derive(Parser)]
+struct Args {
+    /// Address to serve on; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8084")]
+    addr: SocketAddr,
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.iter().position(|a| a == "--addr") {
-        Some(i) => args.get(i + 1).cloned().expect("--addr HOST:PORT"),
-        None => "127.0.0.1:8080".to_string(),
+async fn main() -> ExitCode {
+    let Args { addr } = Args::parse();
+    let server = match Server::bind(addr, routes(), ServerConfig::default()).await {
+        Ok(server) => server,
+        Err(err) => return exit_cannot_listen(addr, &err),
     };
-    let server = Server::bind(addr, routes(), ServerConfig::default()).await?;
     println!("listening on http://{}", server.local_addr());
     // Ctrl-C starts a graceful shutdown.
     let shutdown = Shutdown::on_ctrl_c();
     server.serve(shutdown).await;
-    Ok(())
+    ExitCode::SUCCESS
 }

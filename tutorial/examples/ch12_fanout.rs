@@ -40,7 +40,7 @@ fn event_data(seq: u64, size: usize) -> String {
         .map_or(0, |d| d.as_nanos());
     let mut data = format!("{ns} {seq} ");
     let pad = size.saturating_sub(data.len());
-    data.extend(std::iter::repeat('x').take(pad));
+    data.extend(std::iter::repeat_n('x', pad));
     data
 }
 // ANCHOR_END: data
