@@ -319,6 +319,7 @@ impl Reader {
         }
     }
 
+    // ANCHOR: header_rules
     /// Checks a header against the rules before any payload is accepted.
     fn start_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
         if h.rsv1 || h.rsv2 || h.rsv3 {
@@ -369,6 +370,7 @@ impl Reader {
         }
         Ok(())
     }
+    // ANCHOR_END: header_rules
 
     /// Adds a piece of payload to the message, validating text on the way.
     fn data_chunk(&mut self, chunk: BytesMut) -> Result<(), ProtocolError> {
@@ -499,6 +501,7 @@ impl Writer {
     }
 
     // ANCHOR: encode_message
+    // ANCHOR: send
     /// Encodes `msg` as one frame at the end of the output buffer.
     ///
     /// Sending a close marks the writer closed; any later send fails with
@@ -535,6 +538,7 @@ impl Writer {
         }
         Ok(())
     }
+    // ANCHOR_END: send
 
     // ANCHOR: send_zero_copy
     /// Like [`send`](Self::send), but a server's large data message leaves
