@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod http;
+mod http_io;
 pub mod server;
 pub mod sse;
 pub mod ws;
