@@ -42,7 +42,7 @@ pub use response::{
     encode_chunk, encode_last_chunk, ResponseHead, ResponseParser, ResponseView, WriteError,
 };
 pub use status::StatusCode;
-pub use url::{Scheme, Url, UrlError};
+pub use url::{origin_form, Scheme, Url, UrlError};
 
 /// The two protocol versions HTTP/1.1 servers speak on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -154,16 +154,11 @@ impl Url {
             None => scheme.default_port(),
             Some(digits) => parse_port(digits)?,
         };
-        let path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
         Ok(Url {
             scheme,
             host: host.to_ascii_lowercase(),
             port,
-            path,
+            path: origin_form(path)?,
         })
     }
 
@@ -219,6 +214,26 @@ impl Url {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// A path and query as a request-target in origin form: visible ASCII
+/// only, no fragment, and a `/` in front if it has none (`""` and `"?q"`
+/// become `"/"` and `"/?q"`). For a client given a path without a URL.
+///
+/// # Errors
+/// [`UrlError::InvalidByte`] or [`UrlError::Fragment`].
+pub fn origin_form(path: &str) -> Result<String, UrlError> {
+    if !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(UrlError::InvalidByte);
+    }
+    if path.contains('#') {
+        return Err(UrlError::Fragment);
+    }
+    Ok(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
 }
 
 /// Splits `host[:port]`; the colon of a port comes after any `]`.
@@ -337,6 +352,9 @@ mod tests {
             );
         }
         assert_eq!(Url::parse("ws://[::1]:1/").unwrap().connect_host(), "::1");
+        assert_eq!(origin_form("feed?x").unwrap(), "/feed?x");
+        assert_eq!(origin_form("/a b"), Err(UrlError::InvalidByte));
+        assert_eq!(origin_form("/a#b"), Err(UrlError::Fragment));
     }
 
     #[test]

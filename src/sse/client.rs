@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::handshake::{EventSourceCore, Progress, ResponseError};
 use super::parser::{ParsedEvent, ParserConfig};
-use crate::http::{self, Limits, Scheme, Status, Url, UrlError};
+use crate::http::{self, origin_form, Limits, Scheme, Status, Url, UrlError};
 use crate::http_io::{read_head, HeadReadError};
 
 /// Settings for an [`EventSource`], built from the default with chained
@@ -282,22 +282,15 @@ impl EventSource {
     /// Opens `path` on the server at `addr`.
     ///
     /// # Errors
-    /// [`ClientError::InvalidUrl`] for a path with a space, a control
-    /// character or a byte outside ASCII; otherwise why the first
+    /// [`ClientError::InvalidUrl`] for a path that cannot be a
+    /// request-target (see [`origin_form`]); otherwise why the first
     /// connection failed.
     pub async fn connect_to(
         addr: SocketAddr,
         path: &str,
         config: ClientConfig,
     ) -> Result<EventSource, ClientError> {
-        if !path.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ClientError::InvalidUrl(UrlError::InvalidByte));
-        }
-        let path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        let path = origin_form(path).map_err(ClientError::InvalidUrl)?;
         let target = Target {
             connect: Connect::Addr(addr),
             host: addr.to_string(),
