@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod http;
+mod http_io;
 pub mod server;
 pub mod sse;
 pub mod ws;

@@ -127,10 +127,7 @@ async fn a_ticker_drop_is_resumed_without_gap_and_foreign_origins_are_refused() 
     );
 
     // The chat refuses a handshake from a foreign page.
-    let foreign = ws::ClientConfig {
-        origin: Some("http://evil.example".into()),
-        ..ws::ClientConfig::default()
-    };
+    let foreign = ws::ClientConfig::default().with_origin("http://evil.example");
     assert!(ws::connect(&format!("ws://{}/chat", server.addr), &foreign)
         .await
         .is_err());

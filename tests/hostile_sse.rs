@@ -39,10 +39,7 @@ async fn a_subscriber_that_never_reads_costs_bounded_memory() {
         .write_all(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    let config = ClientConfig {
-        retry: Duration::from_millis(10),
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().with_retry(Duration::from_millis(10));
     let mut reader = EventSource::connect_to(server.addr, "/events", config)
         .await
         .unwrap();
@@ -82,10 +79,7 @@ async fn a_subscriber_that_never_reads_costs_bounded_memory() {
     );
 
     // The laggard comes back with its last id and gets the rest, exactly.
-    let resume = ClientConfig {
-        last_event_id: Some("15000".to_string()),
-        ..ClientConfig::default()
-    };
+    let resume = ClientConfig::default().with_last_event_id("15000");
     let mut back = EventSource::connect_to(server.addr, "/events", resume)
         .await
         .unwrap();

@@ -351,3 +351,94 @@ fn differential_fuzz_regressions() {
         differential::check_against_httparse(&terminated).unwrap();
     }
 }
+
+/// The oracle's excuses look at the input: the same error on a head that
+/// does not show the difference is not excused, and each head that does
+/// show it is (including the Host and HTTP/1.0 framing refusals that are
+/// stricter than our parser may be today).
+#[test]
+fn excuses_are_checked_against_the_input() {
+    use differential::{explain, theirs, Difference, Verdict};
+    use ParseError::*;
+    let valid: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a:80\r\nContent-Length: 5, 5\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"OPTIONS * HTTP/1.0\r\n\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+    ];
+    for buf in valid {
+        let their = theirs(buf);
+        assert!(matches!(their, Verdict::Accept { .. }));
+        for spurious in [
+            BadHost,
+            InvalidContentLength,
+            ContentLengthWithTransferEncoding,
+            InvalidTransferEncoding,
+            UnsupportedTransferEncoding,
+            BodyTooLarge,
+            InvalidTarget,
+            MethodTooLong,
+        ] {
+            assert_eq!(
+                explain(buf, &Verdict::Reject, Some(&spurious), &their),
+                None,
+                "{spurious:?} excused on {:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
+    let shown: &[(&[u8], ParseError, Difference)] = &[
+        (b"GET / HTTP/1.1\r\n\r\n", BadHost, Difference::HostRule),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", BadHost, Difference::HostRule),
+        (b"GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", BadHost, Difference::HostRule),
+        (b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", BadHost, Difference::HostRule),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ContentLengthWithTransferEncoding,
+            Difference::Framing,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n",
+            InvalidContentLength,
+            Difference::Framing,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+            InvalidContentLength,
+            Difference::Framing,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999\r\n\r\n",
+            BodyTooLarge,
+            Difference::Framing,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            UnsupportedTransferEncoding,
+            Difference::Framing,
+        ),
+        (
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            InvalidTransferEncoding,
+            Difference::Framing,
+        ),
+        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget, Difference::TargetForm),
+        (b"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget, Difference::TargetForm),
+        (b"GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n", InvalidTarget, Difference::TargetForm),
+        (
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGH / HTTP/1.1\r\nHost: a\r\n\r\n",
+            MethodTooLong,
+            Difference::Limit,
+        ),
+    ];
+    for (buf, err, want) in shown {
+        let got = explain(buf, &Verdict::Reject, Some(err), &theirs(buf));
+        assert_eq!(
+            got,
+            Some(*want),
+            "{err:?} on {:?}",
+            String::from_utf8_lossy(buf)
+        );
+    }
+}

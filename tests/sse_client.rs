@@ -83,10 +83,7 @@ fn server_error() -> Vec<u8> {
 
 /// An EventSource on `addr`'s `/` that waits `retry` between connections.
 async fn connect_with_retry(addr: std::net::SocketAddr, retry: Duration) -> EventSource {
-    let config = ClientConfig {
-        retry,
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default().with_retry(retry);
     EventSource::connect(&format!("http://{addr}/"), config)
         .await
         .unwrap()
@@ -267,11 +264,9 @@ async fn unreachable_server_fails_connect_and_gives_up_after_max_attempts() {
             .unwrap();
         // The listener goes with the task: later connects are refused.
     });
-    let config = ClientConfig {
-        retry: Duration::from_millis(10),
-        max_failed_attempts: Some(3),
-        ..ClientConfig::default()
-    };
+    let config = ClientConfig::default()
+        .with_retry(Duration::from_millis(10))
+        .with_max_failed_attempts(Some(3));
     let mut source = EventSource::connect_to(addr, "/", config).await.unwrap();
     server.await.unwrap();
     assert_eq!(next_event(&mut source).await.unwrap().unwrap().data, "a");
@@ -284,8 +279,13 @@ async fn unreachable_server_fails_connect_and_gives_up_after_max_attempts() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Io(_)), "{err:?}");
-    let err = EventSource::connect("https://example.com/", ClientConfig::default())
+    let err = EventSource::connect("ftp://example.com/", ClientConfig::default())
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::InvalidUrl(_)), "{err:?}");
+    // https parses, but there is no TLS yet.
+    let err = EventSource::connect("https://example.com/", ClientConfig::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::TlsNotSupported), "{err:?}");
 }

@@ -152,15 +152,13 @@ async fn run_case(seed: u64) -> Result<u64, TestCaseError> {
         })
     };
 
-    let config = ClientConfig {
+    let config = ClientConfig::default()
         // Reconnect at once: the test is about ids, not about waiting.
-        retry: Duration::ZERO,
+        .with_retry(Duration::ZERO)
         // Publishing starts before the client's first connection (which
         // may itself be cut before any id arrives): start from 0 so that
         // "everything" is well defined.
-        last_event_id: Some("0".into()),
-        ..ClientConfig::default()
-    };
+        .with_last_event_id("0");
     let mut source = loop {
         // The very first connection may itself be cut inside its head.
         match EventSource::connect_to(proxy_addr, "/events", config.clone()).await {

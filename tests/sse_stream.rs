@@ -270,10 +270,7 @@ async fn slow_subscriber_is_dropped_and_resumes() {
         subscriber_queue: 4,
     });
     let server = start(router_for(&hub, StreamConfig::default()), quick_config()).await;
-    let client = || ClientConfig {
-        retry: Duration::from_millis(10),
-        ..ClientConfig::default()
-    };
+    let client = || ClientConfig::default().with_retry(Duration::from_millis(10));
     let mut fast = EventSource::connect_to(server.addr, "/events", client())
         .await
         .unwrap();

@@ -9,14 +9,14 @@
 use libfuzzer_sys::fuzz_target;
 use realtime_events::sse::{EventStreamParser, Item, ParseError, ParserConfig};
 
-const CONFIG: ParserConfig = ParserConfig {
-    max_line_bytes: 64,
-    max_event_bytes: 256,
-};
 
 /// Feeds `chunks` in order; stops at the first error, as a caller would.
 fn run<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> (Vec<Item>, Result<(), ParseError>) {
-    let mut parser = EventStreamParser::with_config(CONFIG);
+    let mut parser = EventStreamParser::with_config(
+        ParserConfig::default()
+            .with_max_line_bytes(64)
+            .with_max_event_bytes(256),
+    );
     let mut items = Vec::new();
     for chunk in chunks {
         if let Err(e) = parser.feed(chunk, &mut items) {

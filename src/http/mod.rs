@@ -4,7 +4,8 @@
 //! incremental request-head parser ([`RequestParser`]), a response-head
 //! parser for our clients ([`ResponseParser`]), body framing rules
 //! ([`BodyFraming`]), a chunked-body decoder ([`ChunkedDecoder`]) and a
-//! response writer ([`ResponseHead`]).
+//! response writer ([`ResponseHead`]), and the URL parser our clients
+//! share ([`Url`]).
 //!
 //! None of these types touch a socket: they take bytes and give back a
 //! value, "need more bytes", or a [`ParseError`] that already knows which
@@ -27,10 +28,12 @@ mod limits;
 mod request;
 mod response;
 mod status;
+mod url;
 
 pub use chunked::{ChunkedDecoder, ChunkedStatus};
 pub use error::ParseError;
 pub use framing::BodyFraming;
+pub(crate) use head::trim_ows;
 pub use head::{HeadIndex, Span, Status};
 pub use headers::{Headers, TokenList};
 pub use limits::Limits;
@@ -39,6 +42,7 @@ pub use response::{
     encode_chunk, encode_last_chunk, ResponseHead, ResponseParser, ResponseView, WriteError,
 };
 pub use status::StatusCode;
+pub use url::{origin_form, Scheme, Url, UrlError};
 
 /// The two protocol versions HTTP/1.1 servers speak on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,6 +12,7 @@ use super::{Body, Request, Response, Router, ServerConfig, Shutdown, Upgraded};
 use crate::http::{
     BodyFraming, ChunkedDecoder, HeadIndex, ParseError, RequestParser, ResponseHead, StatusCode,
 };
+use crate::http_io::{self, HeadReadError};
 
 /// How a connection ended, for its one log line.
 #[derive(Debug)]
@@ -182,47 +183,42 @@ where
     /// starts at once; a later request on a kept-alive connection may idle
     /// first, and its clock starts at its first byte.
     async fn read_head(&mut self) -> Result<HeadIndex, HeadStop> {
-        let mut deadline = if self.requests == 0 || !self.buf.is_empty() {
-            Some(tokio::time::Instant::now() + self.config.header_read_timeout)
-        } else {
-            None
+        if self.requests > 0 && self.buf.is_empty() {
+            self.idle().await?;
+        }
+        let deadline = tokio::time::Instant::now() + self.config.header_read_timeout;
+        let parser = &mut self.parser;
+        http_io::read_head(&mut self.io, &mut self.buf, Some(deadline), |buf| {
+            parser.parse(buf)
+        })
+        .await
+        .map_err(|err| match err {
+            HeadReadError::Closed => HeadStop::End(End::ClientClosed),
+            HeadReadError::Incomplete => {
+                HeadStop::Refuse(StatusCode::BAD_REQUEST, "incomplete head")
+            }
+            HeadReadError::Timeout => {
+                HeadStop::Refuse(StatusCode::REQUEST_TIMEOUT, "head too slow")
+            }
+            HeadReadError::Invalid(err) => refusal(&err),
+            HeadReadError::Io(err) => HeadStop::End(End::Io(err)),
+        })
+    }
+
+    /// Waits for the first byte of the next request on a kept-alive
+    /// connection. Only an idle connection closes at once on shutdown;
+    /// one mid-request gets its answer first.
+    async fn idle(&mut self) -> Result<(), HeadStop> {
+        let limit = tokio::time::Instant::now() + self.config.idle_timeout;
+        let read = tokio::select! {
+            read = timeout_at(limit, self.io.read_buf(&mut self.buf)) => read,
+            () = self.shutdown.wait() => return Err(HeadStop::End(End::Shutdown)),
         };
-        loop {
-            if !self.buf.is_empty() {
-                match self.parser.parse(&self.buf) {
-                    Ok(crate::http::Status::Complete(index)) => return Ok(index),
-                    Ok(crate::http::Status::Partial) => {}
-                    Err(err) => return Err(refusal(&err)),
-                }
-            }
-            let idle = deadline.is_none();
-            let limit =
-                deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.config.idle_timeout);
-            let read = tokio::select! {
-                read = timeout_at(limit, self.io.read_buf(&mut self.buf)) => read,
-                // Only an idle connection closes at once on shutdown; one
-                // mid-request gets its answer first.
-                () = self.shutdown.wait(), if idle => return Err(HeadStop::End(End::Shutdown)),
-            };
-            match read {
-                Err(_elapsed) if idle => return Err(HeadStop::End(End::Idle)),
-                Err(_elapsed) => {
-                    return Err(HeadStop::Refuse(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "head too slow",
-                    ))
-                }
-                Ok(Ok(0)) if self.buf.is_empty() => return Err(HeadStop::End(End::ClientClosed)),
-                Ok(Ok(0)) => {
-                    return Err(HeadStop::Refuse(StatusCode::BAD_REQUEST, "incomplete head"))
-                }
-                Ok(Ok(_)) => {
-                    deadline.get_or_insert_with(|| {
-                        tokio::time::Instant::now() + self.config.header_read_timeout
-                    });
-                }
-                Ok(Err(err)) => return Err(HeadStop::End(End::Io(err))),
-            }
+        match read {
+            Err(_elapsed) => Err(HeadStop::End(End::Idle)),
+            Ok(Ok(0)) => Err(HeadStop::End(End::ClientClosed)),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(HeadStop::End(End::Io(err))),
         }
     }
     // ANCHOR_END: read_head

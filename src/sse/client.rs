@@ -1,6 +1,8 @@
-//! An `EventSource` for Rust programs and tests: connects over plain TCP,
-//! checks the response the way a browser does, feeds the body to
-//! [`EventStreamParser`], and reconnects by itself with `Last-Event-ID`.
+//! An `EventSource` for Rust programs and tests: the tokio shell around
+//! [`EventSourceCore`]. It connects over plain TCP, writes the request the
+//! core builds, hands it every byte received (the core checks the response
+//! the way a browser does, undoes the body's framing and parses events),
+//! and reconnects by itself after the reconnection time.
 //!
 //! The browser rules it follows (WHATWG HTML, "Server-sent events"):
 //!
@@ -13,7 +15,8 @@
 //!   reconnection time, which the server may change with `retry:`;
 //! * an event cut off by the drop is discarded, never half-delivered.
 //!
-//! Only `http://` URLs are supported (no TLS), and redirects are not
+//! Only `http://` URLs can be opened for now: an `https://` URL parses but
+//! is refused with [`ClientError::TlsNotSupported`]. Redirects are not
 //! followed: a 3xx fails the source like any other non-200 status.
 
 use std::collections::VecDeque;
@@ -27,11 +30,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::parser::{EventStreamParser, Item, ParseError, ParsedEvent, ParserConfig};
-use crate::http::{self, BodyFraming, ChunkedDecoder, Limits, ResponseParser, Status};
+use super::handshake::{EventSourceCore, Progress, ResponseError};
+use super::parser::{ParsedEvent, ParserConfig};
+use crate::http::{self, origin_form, Limits, Scheme, Status, Url, UrlError};
+use crate::http_io::{read_head, HeadReadError};
 
-/// Settings for an [`EventSource`].
+/// Settings for an [`EventSource`], built from the default with chained
+/// setters so that a new setting is not a breaking change:
+///
+/// ```
+/// use std::time::Duration;
+/// use realtime_events::sse::ClientConfig;
+/// let config = ClientConfig::default()
+///     .with_retry(Duration::from_millis(500))
+///     .with_last_event_id("41");
+/// assert_eq!(config.last_event_id.as_deref(), Some("41"));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The reconnection time until the server sends `retry:`. Browsers
     /// use about 3 s; so do we.
@@ -69,11 +85,65 @@ impl Default for ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// The reconnection time until the server sends `retry:`.
+    #[must_use]
+    pub fn with_retry(mut self, retry: Duration) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Time allowed for connecting and receiving the response head.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Reconnect when nothing arrives for this long (`None`: never).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Give up after this many failed attempts in a row (`None`: never).
+    #[must_use]
+    pub fn with_max_failed_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.max_failed_attempts = attempts;
+        self
+    }
+
+    /// Start from this last event ID.
+    #[must_use]
+    pub fn with_last_event_id(mut self, id: impl Into<String>) -> Self {
+        self.last_event_id = Some(id.into());
+        self
+    }
+
+    /// Memory limits for the event-stream parser.
+    #[must_use]
+    pub fn with_parser(mut self, parser: ParserConfig) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Limits for the response head (and chunk lines).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
 /// Why an [`EventSource`] stopped for good, or could not start.
 #[derive(Debug)]
 pub enum ClientError {
-    /// Not an `http://host[:port][/path]` URL.
-    InvalidUrl(String),
+    /// Not an `http://host[:port][/path]` URL we accept (or a path given
+    /// to [`EventSource::connect_to`] that cannot be a request-target).
+    InvalidUrl(UrlError),
+    /// An `https://` URL: TLS is not supported yet.
+    TlsNotSupported,
     /// Connecting, or reading the response head, failed (only reported for
     /// the first connection or after [`ClientConfig::max_failed_attempts`];
     /// other drops are retried).
@@ -90,7 +160,8 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::InvalidUrl(url) => write!(f, "not an http:// URL: {url:?}"),
+            ClientError::InvalidUrl(err) => write!(f, "invalid URL: {err}"),
+            ClientError::TlsNotSupported => f.write_str("TLS (https://) not supported yet"),
             ClientError::Io(err) => write!(f, "connection failed: {err}"),
             ClientError::Http(err) => write!(f, "malformed response: {err}"),
             ClientError::Status(code) => write!(f, "server answered {code}, not 200"),
@@ -106,7 +177,7 @@ impl std::error::Error for ClientError {}
 /// Where to connect and what to ask for.
 #[derive(Debug, Clone)]
 struct Target {
-    /// `host:port` for `lookup_host`, or an address.
+    /// An address, or a name and port to resolve.
     connect: Connect,
     /// The `Host` header.
     host: String,
@@ -117,26 +188,14 @@ struct Target {
 #[derive(Debug, Clone)]
 enum Connect {
     Addr(SocketAddr),
-    Name(String),
+    Name(String, u16),
 }
 
 /// One open response body.
 struct Connection {
     stream: TcpStream,
-    /// Bytes read but not yet decoded.
+    /// Bytes read but not yet used by the core.
     buf: BytesMut,
-    body: BodyReader,
-}
-
-/// Undoes the body framing, so that the parser only ever sees the event
-/// stream itself.
-enum BodyReader {
-    /// Everything until the server closes (our server, and most).
-    UntilClose,
-    /// `Content-Length`: the stream ends after this many more bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked` (axum, hyper, nginx as a proxy...).
-    Chunked(ChunkedDecoder),
 }
 
 /// What one attempt to open the stream gave.
@@ -168,13 +227,12 @@ enum AttemptError {
 pub struct EventSource {
     target: Target,
     config: ClientConfig,
-    parser: EventStreamParser,
+    core: EventSourceCore,
     conn: Option<Connection>,
     /// When the next connection attempt may start.
     reconnect_at: Option<Instant>,
     /// Events parsed but not yet handed out.
     ready: VecDeque<ParsedEvent>,
-    items: Vec<Item>,
     /// Closed for good: `next` returns `None`.
     closed: bool,
     failed_attempts: u32,
@@ -185,7 +243,7 @@ impl fmt::Debug for EventSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventSource")
             .field("target", &self.target)
-            .field("last_event_id", &self.parser.last_event_id())
+            .field("last_event_id", &self.core.last_event_id())
             .field("connected", &self.conn.is_some())
             .field("closed", &self.closed)
             .field("connections", &self.connections)
@@ -199,22 +257,40 @@ impl EventSource {
     /// as is; after that, drops are retried by [`next`](Self::next).
     ///
     /// A `204 No Content` answer gives a source that is already closed.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidUrl`] or [`ClientError::TlsNotSupported`] for
+    /// the URL; otherwise why the first connection failed.
     pub async fn connect(url: &str, config: ClientConfig) -> Result<EventSource, ClientError> {
-        let target = parse_url(url)?;
+        let url =
+            Url::parse_for(url, &[Scheme::Http, Scheme::Https]).map_err(ClientError::InvalidUrl)?;
+        if url.scheme().is_tls() {
+            return Err(ClientError::TlsNotSupported);
+        }
+        let connect = match url.connect_host().parse() {
+            Ok(ip) => Connect::Addr(SocketAddr::new(ip, url.port())),
+            Err(_) => Connect::Name(url.connect_host().to_string(), url.port()),
+        };
+        let target = Target {
+            connect,
+            host: url.host_header(),
+            path: url.path().to_string(),
+        };
         Self::start(target, config).await
     }
 
     /// Opens `path` on the server at `addr`.
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidUrl`] for a path that cannot be a
+    /// request-target (see [`origin_form`]); otherwise why the first
+    /// connection failed.
     pub async fn connect_to(
         addr: SocketAddr,
         path: &str,
         config: ClientConfig,
     ) -> Result<EventSource, ClientError> {
-        let path = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        let path = origin_form(path).map_err(ClientError::InvalidUrl)?;
         let target = Target {
             connect: Connect::Addr(addr),
             host: addr.to_string(),
@@ -224,18 +300,17 @@ impl EventSource {
     }
 
     async fn start(target: Target, config: ClientConfig) -> Result<EventSource, ClientError> {
-        let mut parser = EventStreamParser::with_config(config.parser);
+        let mut core = EventSourceCore::new(config.parser, config.limits);
         if let Some(id) = &config.last_event_id {
-            parser.set_last_event_id(id);
+            core.set_last_event_id(id);
         }
         let mut source = EventSource {
             target,
-            parser,
+            core,
             config,
             conn: None,
             reconnect_at: None,
             ready: VecDeque::new(),
-            items: Vec::new(),
             closed: false,
             failed_attempts: 0,
             connections: 0,
@@ -251,13 +326,13 @@ impl EventSource {
     /// The last event ID string: what the next reconnect sends as
     /// `Last-Event-ID` (nothing is sent while it is empty).
     pub fn last_event_id(&self) -> &str {
-        self.parser.last_event_id()
+        self.core.last_event_id()
     }
 
     /// The current reconnection time: the server's last `retry:`, or the
     /// configured default.
     pub fn retry(&self) -> Duration {
-        self.parser.reconnection_time().unwrap_or(self.config.retry)
+        self.core.reconnection_time().unwrap_or(self.config.retry)
     }
 
     /// How many connections have been opened (with a 200 answer) so far.
@@ -303,7 +378,7 @@ impl EventSource {
             if !self.read_some().await {
                 // Ended or failed: what was cut off is discarded, ids and
                 // retry are kept, and we reconnect after the delay.
-                self.parser.finish();
+                self.core.disconnected();
                 self.conn = None;
                 self.reconnect_at = Some(Instant::now() + self.retry());
             }
@@ -343,15 +418,25 @@ impl EventSource {
         }
     }
 
-    /// Reads once and parses what came. False when the stream is over.
+    /// Hands the core what has been received, reading when it needs
+    /// more, until there are events to give out. False when the stream is
+    /// over: ended, dropped, silent too long, or broken.
     async fn read_some(&mut self) -> bool {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        if matches!(conn.body, BodyReader::Length(0)) {
-            return false;
-        }
-        if conn.buf.is_empty() || matches!(conn.body, BodyReader::Chunked(_)) {
+        loop {
+            match self.core.receive(&mut conn.buf, &mut self.ready) {
+                Ok(Progress::NeedMore) => {}
+                Ok(Progress::Open | Progress::NoContent | Progress::End) => return false,
+                Err(err) => {
+                    tracing::debug!("event source: {err}; reconnecting");
+                    return false;
+                }
+            }
+            if !self.ready.is_empty() {
+                return true;
+            }
             let read = conn.stream.read_buf(&mut conn.buf);
             let read = match self.config.idle_timeout {
                 Some(limit) => match tokio::time::timeout(limit, read).await {
@@ -360,71 +445,10 @@ impl EventSource {
                 },
                 None => read.await,
             };
-            match read {
-                Ok(0) | Err(_) => {
-                    // A chunked body may still hold whole chunks.
-                    let rest = std::mem::take(&mut conn.buf);
-                    if !rest.is_empty() {
-                        let _ = self.decode_and_parse(rest);
-                    }
-                    return false;
-                }
-                Ok(_) => {}
+            if matches!(read, Ok(0) | Err(_)) {
+                return false;
             }
         }
-        let Some(conn) = self.conn.as_mut() else {
-            return false;
-        };
-        let input = std::mem::take(&mut conn.buf);
-        self.decode_and_parse(input)
-    }
-
-    /// Undoes the framing of `input` and parses the result. False when the
-    /// body is over or broken.
-    fn decode_and_parse(&mut self, mut input: BytesMut) -> bool {
-        let Some(conn) = self.conn.as_mut() else {
-            return false;
-        };
-        let mut more = true;
-        let body = match &mut conn.body {
-            BodyReader::UntilClose => input,
-            BodyReader::Length(left) => {
-                let take = (*left).min(input.len() as u64) as usize;
-                *left -= take as u64;
-                more = *left > 0;
-                input.split_to(take)
-            }
-            BodyReader::Chunked(decoder) => {
-                let mut body = BytesMut::new();
-                match decoder.decode(&input, &mut body) {
-                    Ok(status) => {
-                        more = !status.done;
-                        // Whatever the decoder did not use waits for more.
-                        conn.buf = input.split_off(status.consumed);
-                    }
-                    Err(err) => {
-                        tracing::debug!("event source: bad chunked body: {err}");
-                        more = false;
-                    }
-                }
-                body
-            }
-        };
-        if let Err(err) = self.parse(&body) {
-            tracing::debug!("event source: {err}; reconnecting");
-            return false;
-        }
-        more
-    }
-
-    fn parse(&mut self, body: &[u8]) -> Result<(), ParseError> {
-        let result = self.parser.feed(body, &mut self.items);
-        for item in self.items.drain(..) {
-            if let Item::Event(event) = item {
-                self.ready.push_back(event);
-            }
-        }
-        result
     }
 
     // ANCHOR: open
@@ -444,196 +468,83 @@ impl EventSource {
         Ok(opened)
     }
 
-    async fn open_inner(&self) -> Result<Opened, AttemptError> {
+    async fn open_inner(&mut self) -> Result<Opened, AttemptError> {
         let io = |err| AttemptError::Retry(ClientError::Io(err));
         let mut stream = match &self.target.connect {
             Connect::Addr(addr) => TcpStream::connect(addr).await.map_err(io)?,
-            Connect::Name(name) => TcpStream::connect(name.as_str()).await.map_err(io)?,
+            Connect::Name(name, port) => TcpStream::connect((name.as_str(), *port))
+                .await
+                .map_err(io)?,
         };
         let _ = stream.set_nodelay(true);
-        let request = self.request();
-        stream.write_all(request.as_bytes()).await.map_err(io)?;
+        let mut request = BytesMut::new();
+        self.core
+            .start(&self.target.host, &self.target.path, &mut request);
+        stream.write_all(&request).await.map_err(io)?;
 
-        let mut parser = ResponseParser::new(self.config.limits);
         let mut buf = BytesMut::with_capacity(4096);
-        let index = loop {
-            if stream.read_buf(&mut buf).await.map_err(io)? == 0 {
-                return Err(io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed before the response head",
-                )));
+        let (core, ready) = (&mut self.core, &mut self.ready);
+        let answer = read_head(&mut stream, &mut buf, None, |buf| {
+            Ok(match core.receive(buf, ready)? {
+                Progress::NeedMore => Status::Partial,
+                done => Status::Complete(done),
+            })
+        })
+        .await;
+        match answer {
+            Ok(Progress::Open) => Ok(Opened::Stream(Connection { stream, buf })),
+            Ok(Progress::NoContent) => Ok(Opened::NoContent),
+            // A garbled head is a network error, as for a browser; a clear
+            // "no" from the server is final.
+            Err(HeadReadError::Invalid(err)) if err.is_fatal() => {
+                Err(AttemptError::Fatal(match err {
+                    ResponseError::Status(code) => ClientError::Status(code),
+                    ResponseError::ContentType(ct) => ClientError::ContentType(ct),
+                    other => ClientError::Io(io::Error::new(io::ErrorKind::InvalidData, other)),
+                }))
             }
-            match parser.parse(&buf) {
-                Ok(Status::Complete(index)) => break index,
-                Ok(Status::Partial) => {}
-                // A garbled head is a network error, as for a browser.
-                Err(err) => return Err(AttemptError::Retry(ClientError::Http(err))),
+            Err(HeadReadError::Invalid(ResponseError::Http(err))) => {
+                Err(AttemptError::Retry(ClientError::Http(err)))
             }
-        };
-        let head = index.view_response(&buf);
-        let status = head.status().as_u16();
-        if status == 204 {
-            return Ok(Opened::NoContent);
+            Err(HeadReadError::Io(err)) => Err(io(err)),
+            Ok(Progress::NeedMore | Progress::End)
+            | Err(HeadReadError::Closed | HeadReadError::Incomplete | HeadReadError::Timeout)
+            | Err(HeadReadError::Invalid(_)) => Err(io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed before the response head",
+            ))),
         }
-        if status != 200 {
-            return Err(AttemptError::Fatal(ClientError::Status(status)));
-        }
-        let content_type = head.header("content-type").unwrap_or_default();
-        if !is_event_stream(content_type) {
-            let ct = String::from_utf8_lossy(content_type).into_owned();
-            return Err(AttemptError::Fatal(ClientError::ContentType(ct)));
-        }
-        let body = match head.framing("GET") {
-            Ok(BodyFraming::UntilClose) => BodyReader::UntilClose,
-            Ok(BodyFraming::Length(n)) => BodyReader::Length(n),
-            Ok(BodyFraming::Empty) => BodyReader::Length(0),
-            Ok(BodyFraming::Chunked) => BodyReader::Chunked(ChunkedDecoder::new(Limits {
-                // A stream has no total size; only the framing lines are
-                // bounded.
-                max_body_bytes: u64::MAX,
-                ..self.config.limits
-            })),
-            Err(err) => return Err(AttemptError::Retry(ClientError::Http(err))),
-        };
-        let _ = buf.split_to(index.len());
-        Ok(Opened::Stream(Connection { stream, buf, body }))
     }
     // ANCHOR_END: open
-
-    // ANCHOR: request
-    fn request(&self) -> String {
-        let mut request = format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n",
-            self.target.path, self.target.host
-        );
-        let last = self.parser.last_event_id();
-        // Empty means "no id yet": send nothing. An id with a control
-        // character cannot be a header value; sending none is the
-        // honest fallback (the server then starts from live events).
-        if !last.is_empty() && last.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f)) {
-            request.push_str("Last-Event-ID: ");
-            request.push_str(last);
-            request.push_str("\r\n");
-        }
-        request.push_str("\r\n");
-        request
-    }
-    // ANCHOR_END: request
-}
-
-/// `text/event-stream`, any case, parameters (`; charset=utf-8`) allowed.
-fn is_event_stream(content_type: &[u8]) -> bool {
-    let essence = content_type
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or_default();
-    http_trim(essence).eq_ignore_ascii_case(b"text/event-stream")
-}
-
-fn http_trim(mut bytes: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = bytes {
-        bytes = rest;
-    }
-    bytes
-}
-
-/// `http://host[:port][/path][?query]`, host a name, an IPv4 address or
-/// a bracketed IPv6 address.
-fn parse_url(url: &str) -> Result<Target, ClientError> {
-    let bad = || ClientError::InvalidUrl(url.to_string());
-    let rest = url
-        .get(..7)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
-        .map(|_| &url[7..])
-        .ok_or_else(bad)?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let path = match path.find('#') {
-        Some(i) => path[..i].to_string(),
-        None => path,
-    };
-    if authority.is_empty()
-        || authority.contains('@')
-        || !path.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(bad());
-    }
-    // Is there a port? For `[::1]:80` the colon comes after the bracket.
-    let has_port = match authority.rfind(':') {
-        Some(i) => !authority[i..].contains(']'),
-        None => false,
-    };
-    let host_port = if has_port {
-        let port = &authority[authority.rfind(':').unwrap_or(0) + 1..];
-        if port.is_empty() || port.parse::<u16>().is_err() {
-            return Err(bad());
-        }
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    if !authority
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
-    {
-        return Err(bad());
-    }
-    let connect = match host_port.parse::<SocketAddr>() {
-        Ok(addr) => Connect::Addr(addr),
-        Err(_) => Connect::Name(host_port),
-    };
-    Ok(Target {
-        connect,
-        host: authority.to_string(),
-        path,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls() {
-        let t = parse_url("http://127.0.0.1:8080/ticker?x=1").unwrap();
-        assert!(matches!(t.connect, Connect::Addr(a) if a.port() == 8080));
-        assert_eq!(
-            (t.host.as_str(), t.path.as_str()),
-            ("127.0.0.1:8080", "/ticker?x=1")
-        );
-        let t = parse_url("HTTP://localhost").unwrap();
-        assert!(matches!(&t.connect, Connect::Name(n) if n == "localhost:80"));
-        assert_eq!(t.path, "/");
-        let t = parse_url("http://[::1]:9/a#frag").unwrap();
-        assert!(matches!(t.connect, Connect::Addr(a) if a.port() == 9));
-        assert_eq!(t.path, "/a");
-        assert_eq!(parse_url("http://h?q").unwrap().path, "/?q");
-        for bad in [
-            "https://a/",
-            "http://",
-            "http://a:99999/",
-            "http://a:/",
-            "http://u@a/",
-            "http://a/b c",
-            "ftp://a",
-            "",
+    #[tokio::test]
+    async fn urls_are_checked_before_connecting() {
+        let config = ClientConfig::default();
+        for (url, want) in [
+            ("ws://h/", UrlError::WrongScheme(Scheme::Ws)),
+            ("http://u@h/", UrlError::Userinfo),
+            ("http://h/#top", UrlError::Fragment),
+            ("http://h:0/", UrlError::InvalidPort),
         ] {
-            assert!(parse_url(bad).is_err(), "{bad}");
+            let err = EventSource::connect(url, config.clone()).await.unwrap_err();
+            assert!(
+                matches!(&err, ClientError::InvalidUrl(e) if *e == want),
+                "{url}: {err:?}"
+            );
         }
-    }
-
-    #[test]
-    fn content_type_essence() {
-        assert!(is_event_stream(b"text/event-stream"));
-        assert!(is_event_stream(b"Text/Event-Stream ; charset=utf-8"));
-        assert!(!is_event_stream(b"text/plain"));
-        assert!(!is_event_stream(b"text/event-streams"));
-        assert!(!is_event_stream(b""));
+        assert!(matches!(
+            EventSource::connect("https://example.org/", config.clone()).await,
+            Err(ClientError::TlsNotSupported)
+        ));
+        let addr = SocketAddr::from(([127, 0, 0, 1], 9));
+        assert!(matches!(
+            EventSource::connect_to(addr, "/a\r\nX: y", config).await,
+            Err(ClientError::InvalidUrl(UrlError::InvalidByte))
+        ));
     }
 }

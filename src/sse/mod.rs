@@ -20,11 +20,15 @@
 //!   replay buffer for reconnecting clients;
 //! * [`stream`]: the tokio shell on the server side, [`stream_response`],
 //!   which turns a subscription into a long `text/event-stream` response;
+//! * [`handshake`]: [`EventSourceCore`](handshake::EventSourceCore), the
+//!   client side sans-IO: the request, the response check, the body's
+//!   framing and the parser, bytes in and events out;
 //! * [`client`]: [`EventSource`], the tokio shell on the client side, which
 //!   reconnects by itself and resumes with `Last-Event-ID`.
 
 pub mod client;
 pub mod event;
+pub mod handshake;
 pub mod hub;
 pub mod parser;
 pub mod stream;

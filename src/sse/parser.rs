@@ -53,7 +53,14 @@ pub enum Item {
 }
 
 /// Memory limits for [`EventStreamParser`].
+///
+/// ```
+/// use realtime_events::sse::ParserConfig;
+/// let config = ParserConfig::default().with_max_line_bytes(4096);
+/// assert_eq!(config.max_line_bytes, 4096);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParserConfig {
     /// Longest accepted line in bytes, line end and BOM excluded.
     /// Default 1 MiB.
@@ -69,6 +76,22 @@ impl Default for ParserConfig {
             max_line_bytes: 1024 * 1024,
             max_event_bytes: 4 * 1024 * 1024,
         }
+    }
+}
+
+impl ParserConfig {
+    /// Longest accepted line in bytes.
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, limit: usize) -> Self {
+        self.max_line_bytes = limit;
+        self
+    }
+
+    /// Largest accepted data buffer for one event, in bytes.
+    #[must_use]
+    pub fn with_max_event_bytes(mut self, limit: usize) -> Self {
+        self.max_event_bytes = limit;
+        self
     }
 }
 

@@ -6,16 +6,30 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::handshake::{ClientHandshakeError, ClientRequest};
 use super::protocol::Role;
 use super::socket::{Config, WebSocket};
-use crate::http::{ParseError, ResponseParser, Status};
+use crate::http::{ParseError, ResponseParser, Scheme, Url, UrlError};
+use crate::http_io::{read_head, HeadReadError};
 
 /// Settings for [`connect`] and [`client_handshake`].
+///
+/// Built from the default with chained setters, so that a new setting is
+/// not a breaking change:
+///
+/// ```
+/// use std::time::Duration;
+/// use realtime_events::ws::ClientConfig;
+/// let config = ClientConfig::default()
+///     .with_protocols(["chat"])
+///     .with_handshake_timeout(Duration::from_secs(3));
+/// assert_eq!(config.protocols, ["chat"]);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Subprotocols to offer, most preferred first.
     pub protocols: Vec<String>,
@@ -41,12 +55,54 @@ impl Default for ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// Offers these subprotocols, most preferred first.
+    #[must_use]
+    pub fn with_protocols<I, P>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sends this `Origin`.
+    #[must_use]
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Uses these settings for the open WebSocket.
+    #[must_use]
+    pub fn with_socket(mut self, socket: Config) -> Self {
+        self.socket = socket;
+        self
+    }
+
+    /// Allows this long for the TCP connect plus the handshake.
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Bounds the server's response head with these limits.
+    #[must_use]
+    pub fn with_http_limits(mut self, limits: crate::http::Limits) -> Self {
+        self.http_limits = limits;
+        self
+    }
+}
+
 /// Why a client could not open a WebSocket.
 #[derive(Debug)]
 pub enum ConnectError {
-    /// The URL is not `ws://host[:port][/path]` (we do not speak TLS, so
-    /// `wss://` is refused too).
-    InvalidUrl(String),
+    /// The URL is not a `ws://` or `wss://` URL we accept.
+    InvalidUrl(UrlError),
+    /// A `wss://` URL: TLS is not supported yet.
+    TlsNotSupported,
     /// Connecting, writing or reading failed.
     Io(io::Error),
     /// The server closed the connection before its answer was complete.
@@ -62,7 +118,8 @@ pub enum ConnectError {
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectError::InvalidUrl(u) => write!(f, "not a ws:// URL: {u:?}"),
+            ConnectError::InvalidUrl(e) => write!(f, "invalid URL: {e}"),
+            ConnectError::TlsNotSupported => f.write_str("TLS (wss://) not supported yet"),
             ConnectError::Io(e) => write!(f, "I/O error: {e}"),
             ConnectError::Closed => {
                 f.write_str("server closed the connection during the handshake")
@@ -82,64 +139,19 @@ impl From<io::Error> for ConnectError {
     }
 }
 
-/// A parsed `ws://` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WsUrl {
-    /// The host, as written (a name, an IPv4 address or `[v6]`).
-    pub host: String,
-    /// The port (80 when the URL has none).
-    pub port: u16,
-    /// Path and query, at least `/`.
-    pub path: String,
-}
-
-impl WsUrl {
-    /// Parses `ws://host[:port][/path][?query]`.
-    ///
-    /// # Errors
-    /// [`ConnectError::InvalidUrl`] for anything else.
-    pub fn parse(url: &str) -> Result<WsUrl, ConnectError> {
-        let bad = || ConnectError::InvalidUrl(url.to_string());
-        let rest = url.strip_prefix("ws://").ok_or_else(bad)?;
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_string()
-        };
-        // The port follows the last colon, unless that colon is inside [v6].
-        let (host, port) = match authority.rfind(':') {
-            Some(i) if !authority[i..].contains(']') => {
-                let port = authority[i + 1..].parse().map_err(|_| bad())?;
-                (&authority[..i], port)
-            }
-            _ => (authority, 80),
-        };
-        if host.is_empty() || authority.contains('@') {
-            return Err(bad());
-        }
-        Ok(WsUrl {
-            host: host.to_string(),
-            port,
-            path,
-        })
-    }
-
-    /// The `Host` header value: the host, and the port unless it is 80.
-    pub fn host_header(&self) -> String {
-        if self.port == 80 {
-            self.host.clone()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+impl From<UrlError> for ConnectError {
+    fn from(e: UrlError) -> Self {
+        ConnectError::InvalidUrl(e)
     }
 }
+
+/// The URL type [`connect`] takes apart: the crate's one client URL
+/// parser, shared with the SSE client.
+pub type WsUrl = Url;
 
 // ANCHOR: connect
-/// Opens a WebSocket to `url` (`ws://host:port/path`) over TCP.
+/// Opens a WebSocket to `url` (`ws://host:port/path`) over TCP. A
+/// `wss://` URL is refused with [`ConnectError::TlsNotSupported`].
 ///
 /// # Errors
 /// A [`ConnectError`] saying which step failed.
@@ -147,12 +159,14 @@ pub async fn connect(
     url: &str,
     config: &ClientConfig,
 ) -> Result<WebSocket<TcpStream>, ConnectError> {
-    let url = WsUrl::parse(url)?;
+    let url = Url::parse_for(url, &[Scheme::Ws, Scheme::Wss])?;
+    if url.scheme().is_tls() {
+        return Err(ConnectError::TlsNotSupported);
+    }
     let work = async {
-        let host = url.host.trim_start_matches('[').trim_end_matches(']');
-        let stream = TcpStream::connect((host, url.port)).await?;
+        let stream = TcpStream::connect((url.connect_host(), url.port())).await?;
         let _ = stream.set_nodelay(true);
-        client_handshake(stream, &url.host_header(), &url.path, config).await
+        client_handshake(stream, &url.host_header(), url.path(), config).await
     };
     tokio::time::timeout(config.handshake_timeout, work)
         .await
@@ -188,17 +202,14 @@ where
 
     let mut parser = ResponseParser::new(config.http_limits);
     let mut buf = BytesMut::with_capacity(1024);
-    let index = loop {
-        if !buf.is_empty() {
-            match parser.parse(&buf).map_err(ConnectError::Http)? {
-                Status::Complete(index) => break index,
-                Status::Partial => {}
-            }
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(ConnectError::Closed);
-        }
-    };
+    let index = read_head(&mut stream, &mut buf, None, |buf| parser.parse(buf))
+        .await
+        .map_err(|err| match err {
+            HeadReadError::Closed | HeadReadError::Incomplete => ConnectError::Closed,
+            HeadReadError::Timeout => ConnectError::Timeout,
+            HeadReadError::Invalid(err) => ConnectError::Http(err),
+            HeadReadError::Io(err) => ConnectError::Io(err),
+        })?;
     let subprotocol = request
         .verify(&index.view_response(&buf))
         .map_err(ConnectError::Handshake)?;
@@ -214,37 +225,23 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls() {
-        let u = WsUrl::parse("ws://127.0.0.1:9001/runCase?case=1&agent=x").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("127.0.0.1", 9001, "/runCase?case=1&agent=x")
-        );
-        assert_eq!(u.host_header(), "127.0.0.1:9001");
-        let u = WsUrl::parse("ws://example.org").unwrap();
-        assert_eq!(
-            (u.port, u.path.as_str(), u.host_header().as_str()),
-            (80, "/", "example.org")
-        );
-        let u = WsUrl::parse("ws://[::1]:8080?x").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("[::1]", 8080, "/?x")
-        );
-        assert_eq!(WsUrl::parse("ws://[::1]").unwrap().port, 80);
-        for bad in [
-            "wss://example.org/",
-            "http://x/",
-            "ws://",
-            "ws://:80/",
-            "ws://h:99999/",
-            "ws://u@h/",
+    #[tokio::test]
+    async fn urls_are_checked_before_connecting() {
+        let config = ClientConfig::default();
+        for (url, want) in [
+            ("http://example.org/", "WrongScheme"),
+            ("ws://u@h/", "Userinfo"),
+            ("ws://h:0/", "InvalidPort"),
         ] {
+            let err = connect(url, &config).await.unwrap_err();
             assert!(
-                matches!(WsUrl::parse(bad), Err(ConnectError::InvalidUrl(_))),
-                "{bad}"
+                matches!(&err, ConnectError::InvalidUrl(e) if format!("{e:?}").starts_with(want)),
+                "{url}: {err:?}"
             );
         }
+        assert!(matches!(
+            connect("wss://example.org/", &config).await,
+            Err(ConnectError::TlsNotSupported)
+        ));
     }
 }

@@ -108,16 +108,186 @@ fn has_bare_line_end(buf: &[u8]) -> bool {
     })
 }
 
-/// The request-target of the first non-empty line, if it has one.
-fn request_target(buf: &[u8]) -> Option<&[u8]> {
-    let line = buf
-        .split(|&b| b == b'\n')
+/// The first non-empty line (without its CR), as far as it has arrived.
+fn first_line(buf: &[u8]) -> Option<&[u8]> {
+    buf.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .find(|l| !l.is_empty())?;
-    line.split(|&b| b == b' ').nth(1)
+        .find(|l| !l.is_empty())
 }
 
-/// Which listed difference explains this disagreement, if any.
+/// The request-target of the first non-empty line, if it has one.
+fn request_target(buf: &[u8]) -> Option<&[u8]> {
+    first_line(buf)?.split(|&b| b == b' ').nth(1)
+}
+
+/// The head as httparse read it: what the checks below look at, so that
+/// none of them trusts our own parser's reading of the input.
+struct Theirs<'a> {
+    method: &'a str,
+    target: &'a str,
+    version: u8,
+    headers: &'a [(String, Vec<u8>)],
+}
+
+impl<'a> Theirs<'a> {
+    fn of(verdict: &'a Verdict) -> Option<Self> {
+        match verdict {
+            Verdict::Accept {
+                method,
+                target,
+                version,
+                headers,
+                ..
+            } => Some(Theirs {
+                method,
+                target,
+                version: *version,
+                headers,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The values of every field named `name`, trimmed.
+    fn values(&self, name: &str) -> Vec<&'a [u8]> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| trim(v))
+            .collect()
+    }
+
+    /// The comma-separated elements of every `name` field, empty ones
+    /// skipped (RFC 9110 §5.6.1).
+    fn elements(&self, name: &str) -> Vec<&'a [u8]> {
+        self.values(name)
+            .into_iter()
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(trim)
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+
+    /// RFC 9112 §3.2: HTTP/1.1 needs exactly one Host, HTTP/1.0 at most
+    /// one; and a Host is `host[:port]`, so a list (a comma) or userinfo
+    /// (an `@`) is no Host at all.
+    fn host_is_wrong(&self) -> bool {
+        let hosts = self.values("host");
+        match hosts.as_slice() {
+            [] => self.version == 1,
+            [one] => one.iter().any(|&b| b == b',' || b == b'@'),
+            _ => true,
+        }
+    }
+
+    /// RFC 9112 §6: the framing fields break a rule. `variant` is our
+    /// error; the input must show that very fault.
+    fn framing_is_wrong(&self, variant: &ParseError) -> bool {
+        let has_te = !self.values("transfer-encoding").is_empty();
+        let has_cl = !self.values("content-length").is_empty();
+        // Transfer-Encoding is HTTP/1.1's: an HTTP/1.0 message with it
+        // cannot be framed safely (RFC 9112 §6.1).
+        let te_in_1_0 = has_te && self.version == 0;
+        let lengths: Vec<Option<u64>> = self
+            .elements("content-length")
+            .into_iter()
+            .map(decimal)
+            .collect();
+        let bad_length = has_cl
+            && (lengths.is_empty()
+                || lengths.iter().any(Option::is_none)
+                || lengths.windows(2).any(|w| w[0] != w[1]));
+        let codings = self.elements("transfer-encoding");
+        // We implement chunked alone, so a coding list is good only when it
+        // is exactly that: any other coding is refused (501), and so is
+        // chunked twice or not last (400).
+        let bad_codings =
+            has_te && !matches!(codings.as_slice(), [c] if c.eq_ignore_ascii_case(b"chunked"));
+        match variant {
+            ParseError::ContentLengthWithTransferEncoding => has_te && has_cl,
+            ParseError::InvalidContentLength => bad_length,
+            ParseError::BodyTooLarge => {
+                !has_te
+                    && !bad_length
+                    && lengths
+                        .first()
+                        .is_some_and(|n| n.unwrap_or(0) > Limits::default().max_body_bytes)
+            }
+            ParseError::InvalidTransferEncoding | ParseError::UnsupportedTransferEncoding => {
+                te_in_1_0 || (!has_cl && bad_codings)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// RFC 9112 §3.2: which request-target forms fit which method. True when
+/// `target` (visible ASCII) fits none.
+fn target_form_is_wrong(method: &[u8], target: &[u8]) -> bool {
+    let connect = method == b"CONNECT";
+    if target.starts_with(b"/") {
+        return connect;
+    }
+    if target == b"*" {
+        return method != b"OPTIONS";
+    }
+    // absolute-form: scheme ":" "//" ..., scheme = ALPHA *(ALPHA / DIGIT / + - .)
+    let absolute = target.iter().position(|&b| b == b':').is_some_and(|colon| {
+        let scheme = &target[..colon];
+        scheme.first().is_some_and(u8::is_ascii_alphabetic)
+            && scheme
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            && target[colon + 1..].starts_with(b"//")
+    });
+    if absolute {
+        return connect;
+    }
+    // authority-form, CONNECT only: host ":" port, a non-empty host
+    // without a slash and a decimal port.
+    let authority = target
+        .iter()
+        .rposition(|&b| b == b':')
+        .is_some_and(|colon| {
+            let (host, port) = (&target[..colon], &target[colon + 1..]);
+            !host.is_empty()
+                && !host.contains(&b'/')
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+        });
+    !(connect && authority)
+}
+
+/// The method, as far as it has arrived, is longer than our limit.
+fn method_is_too_long(buf: &[u8]) -> bool {
+    let Some(line) = first_line(buf) else {
+        return false;
+    };
+    let method = line.split(|&b| b == b' ').next().unwrap_or_default();
+    method.len() > Limits::default().max_method_len
+}
+
+fn trim(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+fn decimal(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// Which listed difference explains this disagreement, if any. Each is
+/// granted only when the input itself shows the difference (read by
+/// httparse, or from the raw bytes), never on our error variant alone: a
+/// spurious refusal of a valid head must stay a failure.
 pub fn explain(
     buf: &[u8],
     our: &Verdict,
@@ -125,34 +295,50 @@ pub fn explain(
     their: &Verdict,
 ) -> Option<Difference> {
     use ParseError::*;
-    match (our, err, their) {
+    let theirs = Theirs::of(their);
+    match (our, err) {
         // httparse accepts a bare LF where we stop with an error.
-        (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => {
-            Some(Difference::BareLf)
-        }
-        (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
+        (Verdict::Reject, Some(BareLineEnd)) if has_bare_line_end(buf) => Some(Difference::BareLf),
+        (Verdict::Reject, Some(BadHost)) => theirs
+            .filter(Theirs::host_is_wrong)
+            .map(|_| Difference::HostRule),
         (
             Verdict::Reject,
             Some(
-                InvalidContentLength
+                variant @ (InvalidContentLength
                 | ContentLengthWithTransferEncoding
                 | InvalidTransferEncoding
                 | UnsupportedTransferEncoding
-                | BodyTooLarge,
+                | BodyTooLarge),
             ),
-            Verdict::Accept { .. },
-        ) => Some(Difference::Framing),
+        ) => theirs
+            .filter(|t| t.framing_is_wrong(variant))
+            .map(|_| Difference::Framing),
         // httparse has no target rules: it accepts the line, or is still
         // waiting for the rest of the head.
-        (Verdict::Reject, Some(InvalidTarget), Verdict::Accept { .. } | Verdict::Partial) => {
-            if request_target(buf).is_some_and(|t| t.iter().any(|&b| b > 0x7f)) {
-                Some(Difference::NonAsciiTarget)
-            } else {
-                Some(Difference::TargetForm)
+        (Verdict::Reject, Some(InvalidTarget))
+            if matches!(their, Verdict::Accept { .. } | Verdict::Partial) =>
+        {
+            let target = request_target(buf)?;
+            if target.iter().any(|&b| b > 0x7f) {
+                return Some(Difference::NonAsciiTarget);
             }
+            let method = match &theirs {
+                Some(t) => {
+                    // httparse read the same line: it must agree on the target.
+                    if t.target.as_bytes() != target {
+                        return None;
+                    }
+                    t.method.as_bytes()
+                }
+                None => first_line(buf)?.split(|&b| b == b' ').next()?,
+            };
+            target_form_is_wrong(method, target).then_some(Difference::TargetForm)
         }
-        (Verdict::Reject, Some(MethodTooLong), _) => Some(Difference::Limit),
-        (Verdict::Partial, None, Verdict::Reject) => {
+        (Verdict::Reject, Some(MethodTooLong)) if method_is_too_long(buf) => {
+            Some(Difference::Limit)
+        }
+        (Verdict::Partial, None) if matches!(their, Verdict::Reject) => {
             let mut finished = buf.to_vec();
             finished.extend_from_slice(b"\r\n");
             matches!(ours(&finished).0, Verdict::Reject).then_some(Difference::LineAtATime)
