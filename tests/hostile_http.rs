@@ -109,10 +109,7 @@ fn open_fds() -> usize {
 /// head deadline closes every one, and descriptors and memory come back.
 #[tokio::test]
 async fn abandoned_half_heads_are_reaped() {
-    let config = ServerConfig {
-        header_read_timeout: Duration::from_millis(300),
-        ..quick_config()
-    };
+    let config = quick_config().with_header_read_timeout(Duration::from_millis(300));
     let server = start(demo_with_body_echo(), config).await;
     let fds_before = open_fds();
     let rss_before = rss_kib();

@@ -296,10 +296,7 @@ async fn resets_and_bare_closes_end_cleanly() {
 
 #[tokio::test]
 async fn abandoned_handshakes_are_reaped() {
-    let config = realtime_events::server::ServerConfig {
-        header_read_timeout: Duration::from_millis(300),
-        ..quick_config()
-    };
+    let config = quick_config().with_header_read_timeout(Duration::from_millis(300));
     let server = start(app::router(), config).await;
     let mut clients = Vec::new();
     for _ in 0..1000 {

@@ -16,10 +16,12 @@ pub enum Difference {
     /// is a smuggling vector).
     BareLf,
     /// RFC 9112 §3.2: a server must answer 400 to HTTP/1.1 without exactly
-    /// one Host. httparse parses syntax only.
+    /// one Host, or to a Host value that is not `uri-host[:port]` (RFC 9110
+    /// §7.2). httparse parses syntax only.
     HostRule,
     /// RFC 9112 §6: body framing (Content-Length values, Transfer-Encoding
-    /// codings, both at once) is checked with the head. httparse leaves it
+    /// codings, both at once, Transfer-Encoding in HTTP/1.0) is checked
+    /// with the head. httparse leaves it
     /// to its caller.
     Framing,
     /// RFC 9112 §3.2: the target's form must fit the method (`*` only for
@@ -130,7 +132,9 @@ pub fn explain(
         (Verdict::Reject, Some(BareLineEnd), _) if has_bare_line_end(buf) => {
             Some(Difference::BareLf)
         }
-        (Verdict::Reject, Some(BadHost), Verdict::Accept { .. }) => Some(Difference::HostRule),
+        (Verdict::Reject, Some(BadHost | InvalidHost), Verdict::Accept { .. }) => {
+            Some(Difference::HostRule)
+        }
         (
             Verdict::Reject,
             Some(
@@ -138,6 +142,7 @@ pub fn explain(
                 | ContentLengthWithTransferEncoding
                 | InvalidTransferEncoding
                 | UnsupportedTransferEncoding
+                | TransferEncodingInHttp10
                 | BodyTooLarge,
             ),
             Verdict::Accept { .. },

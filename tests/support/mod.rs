@@ -36,13 +36,12 @@ pub async fn start(router: Router, config: ServerConfig) -> TestServer {
 
 /// Short timeouts so tests about them finish quickly.
 pub fn quick_config() -> ServerConfig {
-    ServerConfig {
-        header_read_timeout: Duration::from_millis(500),
-        body_read_timeout: Duration::from_millis(500),
-        idle_timeout: Duration::from_secs(2),
-        shutdown_grace: Duration::from_secs(2),
-        ..ServerConfig::default()
-    }
+    ServerConfig::default()
+        .with_header_read_timeout(Duration::from_millis(500))
+        .with_body_timeout(Duration::from_millis(500))
+        .with_write_timeout(Duration::from_millis(500))
+        .with_idle_timeout(Duration::from_secs(2))
+        .with_shutdown_grace(Duration::from_secs(2))
 }
 
 /// Sends `request` and reads until the server closes (or 5 s pass).
