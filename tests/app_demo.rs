@@ -13,6 +13,9 @@ use realtime_events::sse::{self, EventSource};
 use realtime_events::ws::{self, Message};
 use support::{exchange, quick_config, start};
 
+/// The view id our connections carry, as the demo page's do.
+const VIEW: &str = "test-view-1";
+
 /// The next event of `source` whose data contains every one of `needles`.
 async fn wait_for(source: &mut EventSource, needles: &[&str]) -> String {
     tokio::time::timeout(Duration::from_secs(10), async {
@@ -46,13 +49,13 @@ async fn next_quote_id(ticker: &mut EventSource) -> u64 {
 async fn the_wire_view_shows_a_websocket_frame_as_sent() {
     let server = start(app::router(), quick_config()).await;
     let mut wire = EventSource::connect(
-        &format!("http://{}/wire", server.addr),
+        &format!("http://{}/wire?wire={VIEW}", server.addr),
         sse::ClientConfig::default(),
     )
     .await
     .expect("wire view");
     let mut socket = ws::connect(
-        &format!("ws://{}/echo", server.addr),
+        &format!("ws://{}/echo?wire={VIEW}", server.addr),
         &ws::ClientConfig::default(),
     )
     .await

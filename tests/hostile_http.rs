@@ -7,7 +7,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use realtime_events::http::{BodyFraming, ResponseParser, Status};
-use realtime_events::server::ServerConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

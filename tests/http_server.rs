@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use realtime_events::http::Limits;
-use realtime_events::server::ServerConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
