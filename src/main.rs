@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use realtime_events::app;
+use realtime_events::app::{self, AppConfig};
 use realtime_events::cli::exit_cannot_listen;
 use realtime_events::server::{Server, ServerConfig, Shutdown};
 
@@ -28,6 +28,51 @@ struct Cli {
         default_value = "127.0.0.1:8080"
     )]
     addr: SocketAddr,
+
+    /// An origin (as browsers write it: https://demo.example.org) whose
+    /// pages may use the WebSockets and /wire, besides the page's own.
+    /// Repeat the flag, or separate origins with commas in the variable.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "REALTIME_EVENTS_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    allow_origins: Vec<String>,
+
+    /// Largest frame /echo accepts, in bytes. The Autobahn run raises it
+    /// to 16 MiB for the suite's largest cases.
+    #[arg(long, value_name = "BYTES", env = "REALTIME_EVENTS_ECHO_MAX_FRAME", default_value_t = 1 << 20)]
+    echo_max_frame: u64,
+
+    /// Largest message /echo accepts, in bytes (the sum of its frames).
+    #[arg(long, value_name = "BYTES", env = "REALTIME_EVENTS_ECHO_MAX_MESSAGE", default_value_t = 1 << 20)]
+    echo_max_message: u64,
+
+    /// Connections served at once; past it, new ones get 503 and close.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "REALTIME_EVENTS_MAX_CONNECTIONS",
+        default_value_t = 10_000
+    )]
+    max_connections: usize,
+}
+
+impl Cli {
+    /// The demo's settings the flags ask for.
+    fn app_config(&self) -> AppConfig {
+        let echo = realtime_events::ws::Limits {
+            max_frame_size: self.echo_max_frame,
+            max_message_size: self.echo_max_message,
+        };
+        self.allow_origins
+            .iter()
+            .fold(AppConfig::default(), |config, origin| {
+                config.with_allowed_origin(origin.clone())
+            })
+            .with_echo_limits(echo)
+    }
 }
 
 #[tokio::main]
@@ -43,7 +88,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let server = match Server::bind(cli.addr, app::router(), ServerConfig::default()).await {
+    let server_config = ServerConfig::default().with_max_connections(cli.max_connections);
+    let router = app::router_with(cli.app_config());
+    let server = match Server::bind(cli.addr, router, server_config).await {
         Ok(server) => server,
         Err(err) => return exit_cannot_listen(cli.addr, &err),
     };

@@ -1,6 +1,8 @@
 //! Every chapter's example runs: servers are started on port 0 and asked
 //! something; one-shot programs are run and their output checked.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -190,28 +192,6 @@ fn run_ok(name: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A WebSocket handshake by hand over std TCP; returns the stream after the 101.
-fn ws_handshake(addr: &str, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
-    stream
-}
-
 /// Writes one masked client frame.
 fn send_frame(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
     assert!(payload.len() < 126);
@@ -281,7 +261,7 @@ fn ch07_inspector_dumps_real_frames_both_ways() {
 #[test]
 fn ch08_echo_server_echoes_text_and_binary() {
     let server = start_server("ch08_echo", &[]);
-    let mut stream = ws_handshake(&server.addr, "/echo");
+    let mut stream = support::ws_handshake_std(&server.addr, "/echo");
     send_frame(&mut stream, 0x1, b"two-way");
     assert_eq!(read_frame(&mut stream), (0x1, b"two-way".to_vec()));
     send_frame(&mut stream, 0x2, &[0, 159, 146, 150]);
@@ -293,9 +273,9 @@ fn ch08_echo_server_echoes_text_and_binary() {
 #[test]
 fn ch09_chat_server_broadcasts() {
     let server = start_server("ch09_chat", &[]);
-    let mut ada = ws_handshake(&server.addr, "/chat?nick=ada");
+    let mut ada = support::ws_handshake_std(&server.addr, "/chat?nick=ada");
     assert_eq!(read_frame(&mut ada), (0x1, b"* ada joined".to_vec()));
-    let mut bob = ws_handshake(&server.addr, "/chat?nick=bob");
+    let mut bob = support::ws_handshake_std(&server.addr, "/chat?nick=bob");
     assert_eq!(read_frame(&mut ada), (0x1, b"* bob joined".to_vec()));
     assert_eq!(read_frame(&mut bob), (0x1, b"* bob joined".to_vec()));
     send_frame(&mut bob, 0x1, b"hello");
@@ -350,7 +330,7 @@ fn ch01_client_sends_lines_and_prints_each_read() {
 #[test]
 fn ch09_client_chats_from_stdin() {
     let server = start_server("ch09_chat", &[]);
-    let mut bob = ws_handshake(&server.addr, "/chat?nick=bob");
+    let mut bob = support::ws_handshake_std(&server.addr, "/chat?nick=bob");
     assert_eq!(read_frame(&mut bob), (0x1, b"* bob joined".to_vec()));
 
     let mut ada = example("ch09_chat")

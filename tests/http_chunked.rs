@@ -130,10 +130,7 @@ fn size_overflow_is_refused_before_any_data() {
 
 #[test]
 fn body_limit_counts_every_chunk() {
-    let limits = Limits {
-        max_body_bytes: 5,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_body_bytes(5);
     assert!(decode_in_steps(limits, b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 100).is_ok());
     assert_eq!(
         decode_in_steps(limits, b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 100),
@@ -144,10 +141,7 @@ fn body_limit_counts_every_chunk() {
 
 #[test]
 fn endless_size_line_is_cut_at_the_limit() {
-    let limits = Limits {
-        max_chunk_line: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_chunk_line(64);
     let mut decoder = ChunkedDecoder::new(limits);
     let mut body = BytesMut::new();
     let mut line = b"1;".to_vec();
@@ -168,10 +162,7 @@ fn endless_size_line_is_cut_at_the_limit() {
 
 #[test]
 fn trailer_section_is_bounded() {
-    let limits = Limits {
-        max_trailer_bytes: 32,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_trailer_bytes(32);
     let mut wire = b"0\r\nX: ".to_vec();
     wire.resize(100, b'a');
     assert_eq!(

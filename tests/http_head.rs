@@ -278,11 +278,13 @@ fn field_line_without_colon_is_rejected() {
 
 #[test]
 fn field_values_are_trimmed_of_ows_only() {
-    let (.., headers) =
-        head(b"GET / HTTP/1.1\r\nHost:\t a b \t\r\nX-Empty:\r\nX-Spaces:    \r\n\r\n");
-    assert_eq!(headers[0].1, b"a b");
-    assert_eq!(headers[1].1, b"");
+    let (.., headers) = head(
+        b"GET / HTTP/1.1\r\nHost:\t a \t\r\nX-Words:\t a b \t\r\nX-Empty:\r\nX-Spaces:    \r\n\r\n",
+    );
+    assert_eq!(headers[0].1, b"a");
+    assert_eq!(headers[1].1, b"a b");
     assert_eq!(headers[2].1, b"");
+    assert_eq!(headers[3].1, b"");
 }
 
 #[test]
@@ -355,6 +357,61 @@ fn host_is_required_once_in_http_1_1() {
         ParseError::BadHost
     );
     assert_eq!(status(b"GET / HTTP/1.1\r\n\r\n"), 400);
+}
+
+#[test]
+fn host_value_must_be_a_host_and_port() {
+    for bad in [
+        "a, b",
+        "a,b",
+        "user@a",
+        "user:pw@a:80",
+        "a b",
+        "a/b",
+        "a:8x",
+        "[::1",
+        "[]",
+    ] {
+        let wire = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+        assert_eq!(error(wire.as_bytes()), ParseError::InvalidHost, "{bad}");
+        assert_eq!(status(wire.as_bytes()), 400, "{bad}");
+    }
+    let http10 = b"GET / HTTP/1.0\r\nHost: user@a\r\n\r\n";
+    assert_eq!(error(http10), ParseError::InvalidHost);
+    for good in [
+        "a",
+        "a:80",
+        "a:",
+        "127.0.0.1:8080",
+        "[::1]:9",
+        "[::ffff:1.2.3.4]",
+        "xn--bcher-kva.example",
+        "",
+    ] {
+        let wire = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+        let (.., headers) = head(wire.as_bytes());
+        assert_eq!(headers[0].1, good.as_bytes(), "{good}");
+    }
+}
+
+#[test]
+fn transfer_encoding_in_http_1_0_is_faulty_framing() {
+    let wire =
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n";
+    assert_eq!(error(wire), ParseError::TransferEncodingInHttp10);
+    assert_eq!(status(wire), 400);
+    // Only the coding field matters: a 1.0 body with a length is fine.
+    let framed = b"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nab";
+    assert_eq!(framing(framed), BodyFraming::Length(2));
+}
+
+#[test]
+fn upgrade_is_ignored_in_http_1_0() {
+    let wire = b"GET /echo HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+    let Ok(Status::Complete(index)) = RequestParser::default().parse(wire) else {
+        panic!()
+    };
+    assert!(!index.view(wire).upgrade_has("websocket"));
 }
 
 #[test]
@@ -446,10 +503,7 @@ fn bad_content_lengths_are_400() {
 
 #[test]
 fn content_length_over_the_limit_is_413() {
-    let limits = Limits {
-        max_body_bytes: 100,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_body_bytes(100);
     let out = parse_with(
         limits,
         b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n",
@@ -507,10 +561,7 @@ fn content_length_with_transfer_encoding_is_400() {
 
 #[test]
 fn too_many_headers_is_431() {
-    let limits = Limits {
-        max_headers: 3,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_headers(3);
     let ok = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
     assert!(matches!(parse_with(limits, ok), Outcome::Head { .. }));
     let over = b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
@@ -523,10 +574,7 @@ fn too_many_headers_is_431() {
 
 #[test]
 fn head_over_the_limit_is_431_even_unfinished() {
-    let limits = Limits {
-        max_head_bytes: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_head_bytes(64);
     let mut wire = b"GET / HTTP/1.1\r\nHost: a\r\nX: ".to_vec();
     wire.resize(65, b'a');
     // No line end yet: the limit still applies.
@@ -541,28 +589,19 @@ fn head_of_exactly_the_limit_passes_and_one_byte_more_is_431() {
     // The last byte over the limit in a field line, then in the empty line.
     let wire = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n";
     for max_head_bytes in [wire.len() - 3, wire.len() - 1] {
-        let limits = Limits {
-            max_head_bytes,
-            ..Limits::default()
-        };
+        let limits = Limits::default().with_max_head_bytes(max_head_bytes);
         assert_eq!(
             parse_with(limits, wire),
             Outcome::Error(ParseError::HeadTooLarge)
         );
     }
-    let exact = Limits {
-        max_head_bytes: wire.len(),
-        ..Limits::default()
-    };
+    let exact = Limits::default().with_max_head_bytes(wire.len());
     assert!(matches!(parse_with(exact, wire), Outcome::Head { .. }));
 }
 
 #[test]
 fn long_target_is_414_even_unfinished() {
-    let limits = Limits {
-        max_target_len: 100,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_target_len(100);
     let mut wire = b"GET /".to_vec();
     wire.resize(200, b'a');
     assert_eq!(

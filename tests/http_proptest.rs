@@ -318,10 +318,10 @@ fn whole_matches_bytewise(wire: &[u8], limits: Limits) -> Result<(), TestCaseErr
 }
 
 fn tight_limits() -> impl Strategy<Value = Limits> {
-    (20..400usize, 0..8usize).prop_map(|(max_head_bytes, max_headers)| Limits {
-        max_head_bytes,
-        max_headers,
-        ..Limits::default()
+    (20..400usize, 0..8usize).prop_map(|(max_head_bytes, max_headers)| {
+        Limits::default()
+            .with_max_head_bytes(max_head_bytes)
+            .with_max_headers(max_headers)
     })
 }
 

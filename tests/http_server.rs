@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use realtime_events::http::Limits;
-use realtime_events::server::ServerConfig;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -109,15 +108,12 @@ async fn expect_100_continue_is_honoured() {
 /// Every malformed head gets its status, then the connection closes.
 #[tokio::test]
 async fn malformed_requests_get_their_status_and_a_close() {
-    let config = ServerConfig {
-        limits: Limits {
-            max_head_bytes: 2048,
-            max_target_len: 256,
-            max_body_bytes: 1000,
-            ..Limits::default()
-        },
-        ..quick_config()
-    };
+    let config = quick_config().with_limits(
+        Limits::default()
+            .with_max_head_bytes(2048)
+            .with_max_target_len(256)
+            .with_max_body_bytes(1000),
+    );
     let server = start(demo_with_body_echo(), config).await;
     let long_header = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
@@ -209,10 +205,7 @@ async fn slowloris_gets_408_and_close() {
 
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed() {
-    let config = ServerConfig {
-        idle_timeout: Duration::from_millis(300),
-        ..quick_config()
-    };
+    let config = quick_config().with_idle_timeout(Duration::from_millis(300));
     let server = start(demo_with_body_echo(), config).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream

@@ -38,10 +38,11 @@ async fn next_text(socket: &mut ws::WebSocket<TcpStream>) -> String {
 
 #[tokio::test]
 async fn a_member_that_never_reads_is_dropped_and_blocks_nobody() {
-    let room = chat::Room::new(chat::RoomConfig {
-        queue: 16,
-        max_message: 4096,
-    });
+    let room = chat::Room::new(
+        chat::RoomConfig::default()
+            .with_queue(16)
+            .with_max_message(4096),
+    );
     let for_route = room.clone();
     let router = Router::new().get("/chat", move |req| chat::handle(req, for_route.clone()));
     let server = support::start(router, support::quick_config()).await;

@@ -73,10 +73,12 @@ fn each_refusal_has_its_status() {
             HandshakeError::NotGet,
             405,
         ),
+        // RFC 9110 §7.8: Upgrade is ignored in HTTP/1.0, so this is a plain
+        // GET of a WebSocket-only resource.
         (
             good(&[]).replace("HTTP/1.1", "HTTP/1.0"),
-            HandshakeError::NotHttp11,
-            400,
+            HandshakeError::NoUpgrade,
+            426,
         ),
         (
             good(&[]).replace("Upgrade: websocket\r\n", ""),

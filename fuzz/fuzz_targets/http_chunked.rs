@@ -8,15 +8,14 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use realtime_events::http::{ChunkedDecoder, Limits};
 
-const LIMITS: Limits = Limits {
-    max_head_bytes: 512,
-    max_headers: 8,
-    max_target_len: 64,
-    max_method_len: 16,
-    max_body_bytes: 4096,
-    max_chunk_line: 32,
-    max_trailer_bytes: 64,
-};
+const LIMITS: Limits = Limits::DEFAULT
+    .with_max_head_bytes(512)
+    .with_max_headers(8)
+    .with_max_target_len(64)
+    .with_max_method_len(16)
+    .with_max_body_bytes(4096)
+    .with_max_chunk_line(32)
+    .with_max_trailer_bytes(64);
 
 /// Decodes `data` fed in pieces of `step` bytes.
 fn decode(data: &[u8], step: usize) -> String {

@@ -8,15 +8,14 @@ use libfuzzer_sys::fuzz_target;
 use realtime_events::http::{HeadIndex, Limits, ParseError, RequestParser, Status};
 
 /// Small limits, so the fuzzer reaches every limit path.
-const LIMITS: Limits = Limits {
-    max_head_bytes: 512,
-    max_headers: 8,
-    max_target_len: 64,
-    max_method_len: 16,
-    max_body_bytes: 1000,
-    max_chunk_line: 32,
-    max_trailer_bytes: 64,
-};
+const LIMITS: Limits = Limits::DEFAULT
+    .with_max_head_bytes(512)
+    .with_max_headers(8)
+    .with_max_target_len(64)
+    .with_max_method_len(16)
+    .with_max_body_bytes(1000)
+    .with_max_chunk_line(32)
+    .with_max_trailer_bytes(64);
 
 /// A comparable description of one parse result, checking on the way that
 /// everything a complete head hands out is consistent.

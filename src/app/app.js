@@ -22,6 +22,23 @@ const demo = {
 };
 window.demo = demo;
 
+// This page's view of the wire: a random id the page adds (as ?wire=) to
+// every URL it opens, and to /wire itself. The server shows a /wire viewer
+// only the connections that carry its id, so no page sees another's
+// traffic. getRandomValues works on plain http too (randomUUID does not).
+const WIRE_VIEW = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+  b.toString(16).padStart(2, '0'),
+).join('');
+demo.wireView = WIRE_VIEW;
+
+// `path` on this server, with this page's wire view id.
+function withView(path) {
+  const url = new URL(path, location.href);
+  url.searchParams.set('wire', WIRE_VIEW);
+  return url;
+}
+demo.withView = withView;
+
 const WIRE_KEEP = 4000; // records kept in memory
 const WIRE_SHOWN = 120; // records kept on screen
 
@@ -42,7 +59,7 @@ function setState(id, list, state) {
 // `id:` and, when the connection drops, reconnects by itself (after the
 // `retry:` the server asked for) with a `Last-Event-ID` header.
 function connectTicker() {
-  const source = new EventSource('/ticker');
+  const source = new EventSource(withView('/ticker'));
   setState('ticker-state', demo.tickerStates, 'connecting');
   source.onopen = () => {
     demo.tickerOpens += 1;
@@ -104,7 +121,7 @@ function connectChat(nick) {
   let stopped = false;
   const open = () => {
     setState('chat-state', demo.chatStates, socket ? 'reconnecting' : 'connecting');
-    const url = new URL('/chat', location.href);
+    const url = withView('/chat');
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('nick', nick);
     socket = new WebSocket(url);
@@ -288,7 +305,7 @@ const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0'))
 // the raw bytes in base64 and, for WebSockets, each frame header as the
 // crate's decoder read it.
 function connectWire() {
-  const source = new EventSource('/wire');
+  const source = new EventSource(withView('/wire'));
   const states = [];
   setState('wire-state', states, 'connecting');
   source.onopen = () => setState('wire-state', states, 'open');
@@ -372,7 +389,7 @@ function showRecord(record) {
 // The same 4 KiB over both protocols. Resolves with the bytes received.
 demo.blobOverSse = () =>
   new Promise((resolve, reject) => {
-    const source = new EventSource('/blob/sse');
+    const source = new EventSource(withView('/blob/sse'));
     source.addEventListener('blob', (event) => {
       source.close();
       resolve({ bytes: Array.from(fromBase64(event.data)), dataChars: event.data.length });
@@ -385,7 +402,7 @@ demo.blobOverSse = () =>
 
 demo.blobOverWebSocket = () =>
   new Promise((resolve, reject) => {
-    const url = new URL('/blob/ws', location.href);
+    const url = withView('/blob/ws');
     url.protocol = 'ws:';
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';

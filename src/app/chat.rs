@@ -26,13 +26,20 @@ use tokio::sync::{mpsc, Notify};
 use crate::server::{Request, Response};
 use crate::ws::{self, close, Config, HandshakeConfig, Limits, Message};
 
-/// Settings for a [`Room`].
+/// Settings for a [`Room`]. `#[non_exhaustive]`: start from the default
+/// and chain the `with_*` setters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RoomConfig {
     /// Messages that may wait for one member before it is disconnected.
     pub queue: usize,
     /// The longest text message a member may send, in bytes.
     pub max_message: usize,
+    /// How long the room tries to send a close frame to a member it
+    /// disconnects (too slow, or it sent binary) before hanging up. The
+    /// member's socket may be full, so the close must not be awaited for
+    /// ever.
+    pub close_timeout: Duration,
 }
 
 impl Default for RoomConfig {
@@ -40,7 +47,28 @@ impl Default for RoomConfig {
         RoomConfig {
             queue: 64,
             max_message: 4096,
+            close_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+impl RoomConfig {
+    /// Sets [`RoomConfig::queue`].
+    pub fn with_queue(mut self, queue: usize) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Sets [`RoomConfig::max_message`].
+    pub fn with_max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    /// Sets [`RoomConfig::close_timeout`].
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
     }
 }
 
@@ -202,6 +230,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let (mut reader, writer) = socket.split();
+    let close_timeout = room.inner.config.close_timeout;
     let (id, mut queue, kicked) = room.join(nick.clone());
     let out = writer.clone();
     let mut writing = tokio::spawn(async move {
@@ -216,7 +245,10 @@ where
             msg = reader.recv() => match msg {
                 Some(Ok(Message::Text(text))) => room.broadcast(&format!("{nick}: {text}")),
                 Some(Ok(Message::Binary(_))) => {
-                    let _ = writer.close(close::UNSUPPORTED_DATA, "text only").await;
+                    let closing = writer.close(close::UNSUPPORTED_DATA, "text only");
+                    if tokio::time::timeout(close_timeout, closing).await.is_err() {
+                        break;
+                    }
                 }
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {} // pings are answered by `recv`
@@ -225,11 +257,8 @@ where
                 // The writer is stuck behind a peer that does not read:
                 // stop it, try a close briefly, and hang up.
                 writing.abort();
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(100),
-                    writer.close(close::POLICY_VIOLATION, "too slow"),
-                )
-                .await;
+                let closing = writer.close(close::POLICY_VIOLATION, "too slow");
+                let _ = tokio::time::timeout(close_timeout, closing).await;
                 break;
             }
             _ = &mut writing => break,

@@ -1,29 +1,41 @@
 //! `GET /echo`: a WebSocket that sends every text and binary message back.
 //!
-//! It is the endpoint Autobahn|Testsuite tests, so its limits admit the
-//! suite's largest messages (16 MiB in one frame).
+//! It is the endpoint Autobahn|Testsuite tests. Its limits are the demo's
+//! ([`DEMO_LIMITS`], 1 MiB); the suite's run raises them through the
+//! binary's flags to admit its largest messages (16 MiB in one frame).
 
 use crate::server::{Request, Response};
 use crate::ws::{self, Config, HandshakeConfig, Limits, Message};
 
-/// Socket settings for the echo endpoint: 16 MiB frames, 64 MiB messages
-/// (the defaults, which Autobahn needs), and reads that may grow to 64 KiB
-/// while large messages stream in, so they take fewer reads.
-pub fn config() -> Config {
+/// What one `/echo` socket may make the server hold on a public port:
+/// a message (or frame) of 1 MiB.
+pub const DEMO_LIMITS: Limits = Limits {
+    max_frame_size: 1 << 20,
+    max_message_size: 1 << 20,
+};
+
+/// Socket settings for the echo endpoint: `limits`, and reads that may
+/// grow to 64 KiB while large messages stream in, so they take fewer reads.
+pub fn config(limits: Limits) -> Config {
     Config {
-        limits: Limits::default(),
+        limits,
         read_chunk: 64 * 1024,
         ..Config::default()
     }
 }
 
-// ANCHOR: echo
-/// The `/echo` handler.
+/// The `/echo` handler, with [`DEMO_LIMITS`].
 pub async fn handle(request: Request) -> Response {
+    handle_with_limits(request, DEMO_LIMITS).await
+}
+
+// ANCHOR: echo
+/// The `/echo` handler with the given message limits.
+pub async fn handle_with_limits(request: Request, limits: Limits) -> Response {
     ws::upgrade(
         &request,
         &HandshakeConfig::default(),
-        config(),
+        config(limits),
         |mut socket| async move {
             while let Some(Ok(msg)) = socket.recv().await {
                 match msg {

@@ -39,6 +39,12 @@ pub enum ParseError {
     HeadTooLarge,
     /// HTTP/1.1 without a Host field, or with more than one (RFC 9112 §3.2).
     BadHost,
+    /// A Host value that is not `uri-host[:port]` (RFC 9110 §7.2): a list
+    /// (`a, b`), userinfo (`user@a`), a stray byte.
+    InvalidHost,
+    /// `Transfer-Encoding` in an HTTP/1.0 request: faulty framing (RFC 9112
+    /// §6.1), answered 400 and closed.
+    TransferEncodingInHttp10,
     /// A Content-Length that is not a decimal number, or several that differ.
     InvalidContentLength,
     /// Both Content-Length and Transfer-Encoding (RFC 9112 §6.1).
@@ -94,6 +100,8 @@ impl ParseError {
             TooManyHeaders => "too many header fields",
             HeadTooLarge => "request head too large",
             BadHost => "HTTP/1.1 requires exactly one Host header",
+            InvalidHost => "invalid Host header",
+            TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             InvalidContentLength => "invalid Content-Length",
             ContentLengthWithTransferEncoding => "Content-Length and Transfer-Encoding together",
             InvalidTransferEncoding => "invalid Transfer-Encoding",

@@ -101,21 +101,37 @@ impl StartLine for Request {
     fn finish(buf: &[u8], index: &mut HeadIndex, limits: &Limits) -> Result<(), ParseError> {
         // One pass over the names finds what the checks below need; asking
         // `Headers` for each name was a pass per name, 15% of a parse.
-        let (mut hosts, mut framed) = (0, false);
+        let (mut hosts, mut host, mut framed, mut chunked) = (0, None, false, false);
         // Telling names apart by length first leaves one comparison for
         // the few fields whose length fits.
-        for (span, _) in index.headers.iter() {
+        for (span, value) in index.headers.iter() {
             let name = || span.slice(buf);
             match span.end - span.start {
-                4 => hosts += usize::from(name().eq_ignore_ascii_case(b"host")),
+                4 if name().eq_ignore_ascii_case(b"host") => {
+                    hosts += 1;
+                    host = Some(value.slice(buf));
+                }
                 14 => framed |= name().eq_ignore_ascii_case(b"content-length"),
-                17 => framed |= name().eq_ignore_ascii_case(b"transfer-encoding"),
+                17 if name().eq_ignore_ascii_case(b"transfer-encoding") => {
+                    framed = true;
+                    chunked = true;
+                }
                 _ => {}
             }
         }
         // RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before.
         if hosts > 1 || (hosts == 0 && index.version == Some(Version::Http11)) {
             return Err(ParseError::BadHost);
+        }
+        if host.is_some_and(|value| !is_host_value(value)) {
+            return Err(ParseError::InvalidHost);
+        }
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the
+        // framing is faulty (1.0 has no chunked coding, and a 1.0 proxy
+        // would pass the body on as if it had none). We answer 400 and
+        // close rather than guess where the body ends.
+        if chunked && index.version == Some(Version::Http10) {
+            return Err(ParseError::TransferEncodingInHttp10);
         }
         // With neither field there is no body, which is what `of_request`
         // would say too; only a head that frames a body needs its rules.
@@ -270,6 +286,62 @@ fn is_authority(target: &[u8]) -> bool {
     }
 }
 
+// ANCHOR: host_value
+/// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2), or empty
+/// (RFC 9112 §3.2 asks for an empty Host when the target has no
+/// authority). The host is an IP literal in brackets, or registered-name
+/// characters: unreserved, `%`-escapes and sub-delimiters — except the
+/// comma, which makes the value a list of hosts, and a singleton field
+/// cannot be a list. Userinfo (`user@`) is not part of a Host.
+fn is_host_value(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        let Some(close) = value.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &value[1..close];
+        let ip_literal = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+        if !ip_literal {
+            return false;
+        }
+        (&value[..0], &value[close + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &value[value.len()..]),
+        }
+    };
+    let reg_name = host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+            )
+    });
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    reg_name && port_ok
+}
+// ANCHOR_END: host_value
+
 /// A parsed request head, read through its [`HeadIndex`] over the bytes it
 /// was parsed from.
 #[derive(Debug, Clone, Copy)]
@@ -360,8 +432,10 @@ impl<'a> RequestHead<'a> {
     }
 
     /// Whether the `Upgrade` field lists `protocol` (case-insensitive).
+    /// Always false in HTTP/1.0: RFC 9110 §7.8 has a server ignore
+    /// `Upgrade` there, so such a request is treated as if it had none.
     pub fn upgrade_has(&self, protocol: &str) -> bool {
-        self.headers().has_token("upgrade", protocol)
+        self.version() == Version::Http11 && self.headers().has_token("upgrade", protocol)
     }
 
     /// The `Last-Event-ID` an EventSource sends when it reconnects.

@@ -16,7 +16,7 @@ use crate::http_io::{self, HeadReadError};
 
 /// How a connection ended, for its one log line.
 #[derive(Debug)]
-enum End {
+pub(crate) enum End {
     ClientClosed,
     Idle,
     Shutdown,
@@ -55,9 +55,35 @@ pub async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let started = Instant::now();
+    let mut io = io;
+    // An idle connection holds only this task and its socket until the
+    // client speaks: the read buffer, the parser and the boxed serving
+    // future below come after its first byte. That keeps a flood of silent
+    // connections cheap (chapter 13 has the measured cost). The wait for
+    // the first byte has the head's time limit, and the head's own clock
+    // starts at that byte.
+    let mut first = [0u8; 1];
+    let first_read = tokio::select! {
+        read = tokio::time::timeout(config.header_read_timeout, io.read(&mut first)) => read,
+        () = shutdown.wait() => {
+            log_end(peer, 0, started, &End::Shutdown);
+            return;
+        }
+    };
+    let mut buf = match first_read {
+        Ok(Ok(1)) => BytesMut::with_capacity(READ_CHUNK),
+        Ok(Ok(_)) => return log_end(peer, 0, started, &End::ClientClosed),
+        Ok(Err(err)) => return log_end(peer, 0, started, &End::Io(err)),
+        Err(_elapsed) => {
+            let status = StatusCode::REQUEST_TIMEOUT;
+            let end = refuse(&mut io, status, "head too slow", None, &config).await;
+            return log_end(peer, 0, started, &end);
+        }
+    };
+    buf.extend_from_slice(&first);
     let conn = Connection {
         io,
-        buf: BytesMut::with_capacity(4096),
+        buf,
         parser: RequestParser::new(config.limits),
         config,
         shutdown,
@@ -75,9 +101,18 @@ pub async fn serve_connection<S>(
         }
         Err(end) => end,
     };
+    log_end(peer, requests, started, &end);
+}
+// ANCHOR_END: serve_connection
+
+/// Bytes asked of the socket per read while a head or body comes in.
+const READ_CHUNK: usize = 4096;
+
+/// The connection's one log line.
+fn log_end(peer: Option<SocketAddr>, requests: u64, started: Instant, end: &End) {
     let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
     let elapsed = started.elapsed();
-    match &end {
+    match end {
         End::Refused(status, why) => {
             tracing::info!(%peer, requests, ?elapsed, "connection refused request: {status} ({why})")
         }
@@ -85,7 +120,6 @@ pub async fn serve_connection<S>(
         other => tracing::info!(%peer, requests, ?elapsed, "connection closed: {other:?}"),
     }
 }
-// ANCHOR_END: serve_connection
 
 struct Connection<S> {
     io: S,
@@ -142,7 +176,9 @@ where
             let index = match self.read_head().await {
                 Ok(index) => index,
                 Err(HeadStop::End(end)) => return Err(end),
-                Err(HeadStop::Refuse(status, why)) => return Err(self.refuse(status, why).await),
+                Err(HeadStop::Refuse(status, why)) => {
+                    return Err(refuse(&mut self.io, status, why, None, &self.config).await)
+                }
             };
             let head_bytes = self.buf.split_to(index.len()).freeze();
             let head = index.view(&head_bytes);
@@ -152,14 +188,19 @@ where
                 && index.framing() != BodyFraming::Empty
             {
                 // curl waits for this before sending a larger body.
-                if let Err(err) = self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await {
+                let limit = self.config.write_timeout;
+                if let Err(err) =
+                    write_within(&mut self.io, b"HTTP/1.1 100 Continue\r\n\r\n", limit).await
+                {
                     return Err(End::Io(err));
                 }
             }
             let body = match self.read_body(index.framing()).await {
                 Ok(body) => body,
                 Err(HeadStop::End(end)) => return Err(end),
-                Err(HeadStop::Refuse(status, why)) => return Err(self.refuse(status, why).await),
+                Err(HeadStop::Refuse(status, why)) => {
+                    return Err(refuse(&mut self.io, status, why, None, &self.config).await)
+                }
             };
             self.requests += 1;
             let request = Request::new(head_bytes, index, body, peer);
@@ -223,15 +264,20 @@ where
     }
     // ANCHOR_END: read_head
 
-    /// Reads the body the head announced, within the body limit.
+    /// Reads the body the head announced, within the body limit and the
+    /// body's deadline. The deadline is one total for the whole body, set
+    /// when its head is done: a client that drips a byte now and then is
+    /// still cut off there (a silence limit per read would restart at
+    /// every byte and never fire).
     async fn read_body(&mut self, framing: BodyFraming) -> Result<Bytes, HeadStop> {
+        let deadline = tokio::time::Instant::now() + self.config.body_timeout;
         match framing {
             BodyFraming::Empty | BodyFraming::UntilClose => Ok(Bytes::new()),
             BodyFraming::Length(n) => {
                 // The parser already refused lengths over the limit, so n fits.
                 let n = n as usize;
                 while self.buf.len() < n {
-                    self.read_more().await?;
+                    self.read_more(deadline).await?;
                 }
                 Ok(self.buf.split_to(n).freeze())
             }
@@ -246,15 +292,15 @@ where
                     if status.done {
                         return Ok(body.freeze());
                     }
-                    self.read_more().await?;
+                    self.read_more(deadline).await?;
                 }
             }
         }
     }
 
-    async fn read_more(&mut self) -> Result<(), HeadStop> {
-        let limit = tokio::time::Instant::now() + self.config.body_read_timeout;
-        match timeout_at(limit, self.io.read_buf(&mut self.buf)).await {
+    async fn read_more(&mut self, deadline: tokio::time::Instant) -> Result<(), HeadStop> {
+        self.buf.reserve(READ_CHUNK);
+        match timeout_at(deadline, self.io.read_buf(&mut self.buf)).await {
             Err(_) => Err(HeadStop::Refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 "body too slow",
@@ -265,7 +311,8 @@ where
         }
     }
 
-    /// Writes a response and says what becomes of the connection.
+    /// Writes a response, within the write timeout, and says what becomes
+    /// of the connection.
     async fn respond(
         &mut self,
         response: Response,
@@ -285,8 +332,7 @@ where
                 if !is_head {
                     out.extend_from_slice(&bytes);
                 }
-                self.io.write_all(&out).await?;
-                self.io.flush().await?;
+                write_within(&mut self.io, &out, self.config.write_timeout).await?;
                 Ok(if keep_alive {
                     Next::KeepAlive
                 } else {
@@ -294,14 +340,11 @@ where
                 })
             }
             Body::Takeover(run) => {
-                let framing = if head.status == StatusCode::SWITCHING_PROTOCOLS {
-                    BodyFraming::Empty
-                } else {
-                    BodyFraming::UntilClose
-                };
-                encode_or_500(&head, framing, false, &mut out);
-                self.io.write_all(&out).await?;
-                self.io.flush().await?;
+                or_500(
+                    super::response::encode_takeover_head(&head, &mut out),
+                    &mut out,
+                );
+                write_within(&mut self.io, &out, self.config.write_timeout).await?;
                 // A HEAD asks for the head only: no stream, no upgrade.
                 if is_head {
                     return Ok(Next::Close);
@@ -310,37 +353,74 @@ where
             }
         }
     }
+}
 
-    /// Answers an unusable request with its status and closes. The close is
-    /// lingering: we stop writing, then read and drop what the client still
-    /// sends for a moment, so its unread bytes do not turn our answer into
-    /// a TCP reset that it never sees.
-    async fn refuse(&mut self, status: StatusCode, why: &'static str) -> End {
-        let mut out = BytesMut::new();
-        let response = Response::text(status.as_u16(), format!("{why}\n"));
-        encode_or_500(
-            &response.head,
-            BodyFraming::Length(why.len() as u64 + 1),
-            false,
-            &mut out,
-        );
-        out.extend_from_slice(why.as_bytes());
-        out.extend_from_slice(b"\n");
-        let linger = async {
-            self.io.write_all(&out).await?;
-            self.io.shutdown().await?;
-            let mut sink = [0u8; 4096];
-            let mut drained = 0;
-            while drained < 64 * 1024 {
-                match self.io.read(&mut sink).await? {
-                    0 => break,
-                    n => drained += n,
-                }
+/// Answers with `status` (and `Retry-After`, when given) and closes: for
+/// an unusable request, and for a connection over the cap. The write has
+/// the write timeout; the close is lingering: we stop writing, then read
+/// and drop what the client still sends for a moment, so its unread bytes
+/// do not turn our answer into a TCP reset that it never sees.
+pub(crate) async fn refuse<S>(
+    io: &mut S,
+    status: StatusCode,
+    why: &'static str,
+    retry_after: Option<&'static str>,
+    config: &ServerConfig,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut response = Response::text(status.as_u16(), format!("{why}\n"));
+    if let Some(seconds) = retry_after {
+        response = response.header("Retry-After", seconds);
+    }
+    let mut out = BytesMut::new();
+    encode_or_500(
+        &response.head,
+        BodyFraming::Length(why.len() as u64 + 1),
+        false,
+        &mut out,
+    );
+    out.extend_from_slice(why.as_bytes());
+    out.extend_from_slice(b"\n");
+    if write_within(io, &out, config.write_timeout).await.is_err() {
+        return End::Refused(status, why);
+    }
+    let linger = async {
+        io.shutdown().await?;
+        let mut sink = [0u8; 512];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match io.read(&mut sink).await? {
+                0 => break,
+                n => drained += n,
             }
-            Ok::<_, std::io::Error>(())
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
-        End::Refused(status, why)
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(LINGER, linger).await;
+    End::Refused(status, why)
+}
+
+/// How long a refused connection is drained before it is closed.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Writes all of `bytes` and flushes, or fails with `TimedOut` once
+/// `limit` has passed: a peer that stops reading cannot hold us.
+async fn write_within<S>(io: &mut S, bytes: &[u8], limit: Duration) -> std::io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
+    let write = async {
+        io.write_all(bytes).await?;
+        io.flush().await
+    };
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "write timed out",
+        )),
     }
 }
 
@@ -351,7 +431,12 @@ fn refusal(err: &ParseError) -> HeadStop {
 /// A handler-supplied head with a bad field must not become a split
 /// response: answer 500 instead.
 fn encode_or_500(head: &ResponseHead, framing: BodyFraming, keep_alive: bool, out: &mut BytesMut) {
-    if let Err(err) = head.encode(framing, keep_alive, out) {
+    or_500(head.encode(framing, keep_alive, out), out);
+}
+
+/// Replaces what an encode call wrote with a bare 500 if it failed.
+fn or_500(encoded: Result<(), crate::http::WriteError>, out: &mut BytesMut) {
+    if let Err(err) = encoded {
         tracing::error!("handler produced an invalid response head: {err}");
         out.clear();
         let _ = ResponseHead::new(StatusCode::INTERNAL_SERVER_ERROR).encode(

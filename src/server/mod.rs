@@ -24,15 +24,25 @@ mod shutdown;
 pub use config::ServerConfig;
 pub use conn::serve_connection;
 pub use request::Request;
-pub use response::{Body, Io, Response, TakeoverFn, Upgraded};
+pub use response::{
+    encode_takeover_head, takeover_framing, Body, Io, Response, TakeoverFn, Upgraded,
+};
 pub use router::{BoxFuture, Handler, Router};
 pub use shutdown::Shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+use crate::http::StatusCode;
+
+/// Refusals of connections over the cap that may be in progress at once;
+/// past it an extra connection is dropped without an answer. Each one
+/// lasts at most the write timeout plus a second of lingering.
+const MAX_REFUSING: usize = 256;
 
 /// A bound listener with its router and configuration.
 pub struct Server {
@@ -42,20 +52,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port; see [`Server::local_addr`]).
+    /// Binds `addr` (port 0 picks a free port; see [`Server::local_addr`])
+    /// with the configured listen backlog. Like `std`, it sets
+    /// `SO_REUSEADDR`, so a restarted server can bind while the old
+    /// connections linger in TIME_WAIT.
     ///
     /// # Errors
-    /// When the address cannot be bound.
+    /// When the address cannot be resolved or bound.
     pub async fn bind(
         addr: impl ToSocketAddrs,
         router: Router,
         config: ServerConfig,
     ) -> std::io::Result<Server> {
-        Ok(Server {
-            listener: TcpListener::bind(addr).await?,
-            router: Arc::new(router),
-            config: Arc::new(config),
-        })
+        let mut last_err = None;
+        for addr in tokio::net::lookup_host(addr).await? {
+            match listen(addr, config.backlog) {
+                Ok(listener) => {
+                    return Ok(Server {
+                        listener,
+                        router: Arc::new(router),
+                        config: Arc::new(config),
+                    })
+                }
+                Err(err) => last_err = Some(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        }))
     }
 
     /// The address actually bound.
@@ -71,20 +98,36 @@ impl Server {
     /// connections are refused), lets open connections finish — idle ones
     /// close, WebSockets get a 1001 close, SSE streams end at an event
     /// boundary — and returns once all are done or the grace period ends.
+    ///
+    /// At most [`ServerConfig::max_connections`] are served at once; one
+    /// more is answered `503 Service Unavailable` with `Retry-After` and
+    /// closed, without its request being read.
     pub async fn serve(self, shutdown: Shutdown) {
         let mut connections = JoinSet::new();
+        let slots = Arc::new(Semaphore::new(self.config.max_connections));
+        let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        connections.spawn(serve_connection(
+                        let Ok(slot) = slots.clone().try_acquire_owned() else {
+                            if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                                tokio::spawn(refuse_over_cap(stream, self.config.clone(), permit));
+                            }
+                            continue;
+                        };
+                        let serving = serve_connection(
                             stream,
                             Some(peer),
                             self.router.clone(),
                             self.config.clone(),
                             shutdown.clone(),
-                        ));
+                        );
+                        connections.spawn(async move {
+                            serving.await;
+                            drop(slot);
+                        });
                     }
                     // Out of file descriptors and the like: back off
                     // briefly instead of spinning on the error.
@@ -112,4 +155,31 @@ impl Server {
         }
     }
     // ANCHOR_END: serve
+}
+
+/// A listening socket on `addr` with `backlog`.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Answers a connection over the cap: 503, `Retry-After: 1`, close. Its
+/// request is never parsed; the time it takes is bounded by the write
+/// timeout and the lingering close.
+async fn refuse_over_cap(
+    mut stream: TcpStream,
+    config: Arc<ServerConfig>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let why = "too many connections, try again";
+    conn::refuse(&mut stream, status, why, Some("1"), &config).await;
+    tracing::info!("connection over the cap of {}: 503", config.max_connections);
 }

@@ -4,7 +4,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{BoxFuture, Shutdown};
-use crate::http::{ResponseHead, StatusCode};
+use crate::http::{BodyFraming, ResponseHead, StatusCode, WriteError};
 
 /// Anything a connection can run over: TCP, TLS, an in-memory duplex.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -36,6 +36,30 @@ pub enum Body {
     /// (how our event streams are framed).
     Takeover(TakeoverFn),
 }
+
+// ANCHOR: takeover_framing
+/// How the body after a takeover head is framed, decided here once for
+/// the connection loop and for anything that shows the head (the wire
+/// view): a `101` has no body, the new protocol starts right after it;
+/// any other status (an event stream's `200`) runs until the connection
+/// closes.
+pub fn takeover_framing(status: StatusCode) -> BodyFraming {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        BodyFraming::Empty
+    } else {
+        BodyFraming::UntilClose
+    }
+}
+
+/// Encodes a takeover response's head exactly as the connection loop
+/// writes it: framed by [`takeover_framing`], never kept alive.
+///
+/// # Errors
+/// When a handler-supplied field is not valid on the wire.
+pub fn encode_takeover_head(head: &ResponseHead, out: &mut BytesMut) -> Result<(), WriteError> {
+    head.encode(takeover_framing(head.status), false, out)
+}
+// ANCHOR_END: takeover_framing
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

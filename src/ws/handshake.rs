@@ -62,7 +62,9 @@ pub struct HandshakeConfig {
 pub enum HandshakeError {
     /// Not a `GET` (405).
     NotGet,
-    /// Not HTTP/1.1 (400): HTTP/1.0 has no `Upgrade`.
+    /// Not HTTP/1.1 (400). An HTTP/1.0 request never gets here: its
+    /// `Upgrade` is ignored (RFC 9110 §7.8), so it is refused as a plain
+    /// `GET`, with [`HandshakeError::NoUpgrade`].
     NotHttp11,
     /// `Upgrade` does not list `websocket` (426: the resource only speaks
     /// WebSocket, so we say which protocol to upgrade to).
@@ -143,8 +145,10 @@ pub struct Accepted {
 /// Checks an upgrade request against RFC 6455 §4.2.1 and `config`.
 ///
 /// The checks run in a fixed order, so a request with several problems
-/// always gets the same answer: method, version, `Upgrade`, `Connection`,
-/// `Sec-WebSocket-Version`, `Sec-WebSocket-Key`, then `Origin`.
+/// always gets the same answer: method, `Upgrade` (ignored in HTTP/1.0,
+/// RFC 9110 §7.8, so such a request is answered as a plain `GET`: 426),
+/// version, `Connection`, `Sec-WebSocket-Version`, `Sec-WebSocket-Key`,
+/// then `Origin`.
 ///
 /// # Errors
 /// The first rule the request breaks, with the status to answer.
@@ -155,11 +159,11 @@ pub fn accept(
     if head.method() != "GET" {
         return Err(HandshakeError::NotGet);
     }
-    if head.version() != Version::Http11 {
-        return Err(HandshakeError::NotHttp11);
-    }
     if !head.upgrade_has("websocket") {
         return Err(HandshakeError::NoUpgrade);
+    }
+    if head.version() != Version::Http11 {
+        return Err(HandshakeError::NotHttp11);
     }
     if !head.connection_has("upgrade") {
         return Err(HandshakeError::NoConnectionUpgrade);

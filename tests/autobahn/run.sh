@@ -77,7 +77,10 @@ PY
 
 # --- our server under the fuzzing client ----------------------------------------
 say "starting the server"
-"$server_bin" --addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
+# The suite sends 16 MiB frames and messages up to 64 MiB: raise /echo's
+# limits from the demo's 1 MiB to what the cases need.
+"$server_bin" --addr 127.0.0.1:0 --echo-max-frame 16777216 --echo-max-message 67108864 \
+  >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true; rm -rf "${boot:-}"' EXIT
 for _ in $(seq 100); do

@@ -14,7 +14,10 @@ const env = useServerAndBrowser(async () => {
     // with the next message.
     window.openEcho = () =>
       new Promise((resolve, reject) => {
-        const socket = new WebSocket(`ws://${location.host}/echo`);
+        // With the page's view id, so the wire view shows this socket.
+        const url = window.demo.withView('/echo');
+        url.protocol = 'ws:';
+        const socket = new WebSocket(url);
         socket.binaryType = 'arraybuffer';
         const waiting = [];
         socket.onmessage = (e) => waiting.shift()?.(e.data);

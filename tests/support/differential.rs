@@ -16,10 +16,12 @@ pub enum Difference {
     /// is a smuggling vector).
     BareLf,
     /// RFC 9112 §3.2: a server must answer 400 to HTTP/1.1 without exactly
-    /// one Host. httparse parses syntax only.
+    /// one Host, or to a Host value that is not `uri-host[:port]` (RFC 9110
+    /// §7.2). httparse parses syntax only.
     HostRule,
     /// RFC 9112 §6: body framing (Content-Length values, Transfer-Encoding
-    /// codings, both at once) is checked with the head. httparse leaves it
+    /// codings, both at once, Transfer-Encoding in HTTP/1.0) is checked
+    /// with the head. httparse leaves it
     /// to its caller.
     Framing,
     /// RFC 9112 §3.2: the target's form must fit the method (`*` only for
@@ -213,6 +215,7 @@ impl<'a> Theirs<'a> {
                         .first()
                         .is_some_and(|n| n.unwrap_or(0) > Limits::default().max_body_bytes)
             }
+            ParseError::TransferEncodingInHttp10 => te_in_1_0,
             ParseError::InvalidTransferEncoding | ParseError::UnsupportedTransferEncoding => {
                 te_in_1_0 || (!has_cl && bad_codings)
             }
@@ -299,7 +302,7 @@ pub fn explain(
     match (our, err) {
         // httparse accepts a bare LF where we stop with an error.
         (Verdict::Reject, Some(BareLineEnd)) if has_bare_line_end(buf) => Some(Difference::BareLf),
-        (Verdict::Reject, Some(BadHost)) => theirs
+        (Verdict::Reject, Some(BadHost | InvalidHost)) => theirs
             .filter(Theirs::host_is_wrong)
             .map(|_| Difference::HostRule),
         (
@@ -309,6 +312,7 @@ pub fn explain(
                 | ContentLengthWithTransferEncoding
                 | InvalidTransferEncoding
                 | UnsupportedTransferEncoding
+                | TransferEncodingInHttp10
                 | BodyTooLarge),
             ),
         ) => theirs

@@ -36,13 +36,12 @@ pub async fn start(router: Router, config: ServerConfig) -> TestServer {
 
 /// Short timeouts so tests about them finish quickly.
 pub fn quick_config() -> ServerConfig {
-    ServerConfig {
-        header_read_timeout: Duration::from_millis(500),
-        body_read_timeout: Duration::from_millis(500),
-        idle_timeout: Duration::from_secs(2),
-        shutdown_grace: Duration::from_secs(2),
-        ..ServerConfig::default()
-    }
+    ServerConfig::default()
+        .with_header_read_timeout(Duration::from_millis(500))
+        .with_body_timeout(Duration::from_millis(500))
+        .with_write_timeout(Duration::from_millis(500))
+        .with_idle_timeout(Duration::from_secs(2))
+        .with_shutdown_grace(Duration::from_secs(2))
 }
 
 /// Sends `request` and reads until the server closes (or 5 s pass).
@@ -134,4 +133,28 @@ pub async fn assert_healthy(addr: SocketAddr) {
     )
     .await;
     assert_eq!(status_of(&reply), 200, "server unhealthy afterwards");
+}
+
+/// A WebSocket handshake by hand over blocking std TCP (for tests that
+/// drive a separate process); returns the stream after the 101.
+pub fn ws_handshake_std(addr: &str, path: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
+    stream
 }

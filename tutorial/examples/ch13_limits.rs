@@ -17,18 +17,17 @@ use tokio::net::TcpStream;
 // ANCHOR: config
 /// Deliberately tight limits, so every probe below hits one quickly.
 fn tight() -> ServerConfig {
-    ServerConfig {
-        limits: Limits {
-            max_head_bytes: 1024,
-            max_headers: 16,
-            max_target_len: 128,
-            max_body_bytes: 4096,
-            ..Limits::default()
-        },
-        header_read_timeout: Duration::from_millis(400),
-        body_read_timeout: Duration::from_millis(400),
-        ..ServerConfig::default()
-    }
+    ServerConfig::default()
+        .with_limits(
+            Limits::default()
+                .with_max_head_bytes(1024)
+                .with_max_headers(16)
+                .with_max_target_len(128)
+                .with_max_body_bytes(4096),
+        )
+        .with_header_read_timeout(Duration::from_millis(400))
+        .with_body_timeout(Duration::from_millis(400))
+        .with_write_timeout(Duration::from_millis(400))
 }
 // ANCHOR_END: config
 

@@ -237,10 +237,8 @@ struct Body {
 
 impl Body {
     fn new(chunked: bool) -> Self {
-        let limits = Limits {
-            max_body_bytes: u64::MAX,
-            ..Limits::default()
-        };
+        let limits = Limits::default()
+            .with_max_body_bytes(u64::MAX);
         Body {
             chunked: chunked.then(|| ChunkedDecoder::new(limits)),
             first: Vec::new(),
