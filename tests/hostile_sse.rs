@@ -27,10 +27,11 @@ fn router_for(hub: &Hub) -> Router {
 
 #[tokio::test]
 async fn a_subscriber_that_never_reads_costs_bounded_memory() {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 20_000,
-        subscriber_queue: 64,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(20_000)
+            .with_subscriber_queue(64),
+    );
     let server = start(router_for(&hub), quick_config()).await;
 
     // The hostile one: subscribes over raw TCP and never reads a byte.

@@ -11,10 +11,11 @@ use realtime_events::sse::{
 };
 
 fn hub(replay_capacity: usize, subscriber_queue: usize) -> Hub {
-    Hub::new(HubConfig {
-        replay_capacity,
-        subscriber_queue,
-    })
+    Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(replay_capacity)
+            .with_subscriber_queue(subscriber_queue),
+    )
 }
 
 fn publish_n(hub: &Hub, n: u64) {

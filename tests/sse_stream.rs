@@ -139,10 +139,11 @@ async fn ticker_as_curl_sees_it() {
 
 #[tokio::test]
 async fn last_event_id_replays_exactly_what_follows() {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 100,
-        subscriber_queue: 16,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(100)
+            .with_subscriber_queue(16),
+    );
     for i in 1..=50 {
         hub.publish(Event::new(format!("n{i}"))).unwrap();
     }
@@ -198,10 +199,7 @@ async fn vanished_client_is_unsubscribed_within_a_second() {
 #[tokio::test]
 async fn keep_alive_comments_when_idle() {
     let hub = Hub::default();
-    let config = StreamConfig {
-        keep_alive: Some(Duration::from_millis(100)),
-        ..StreamConfig::default()
-    };
+    let config = StreamConfig::default().with_keep_alive(Some(Duration::from_millis(100)));
     let server = start(router_for(&hub, config), quick_config()).await;
     let mut s = open(server.addr, "").await;
     let mut bytes = Vec::new();
@@ -212,10 +210,11 @@ async fn keep_alive_comments_when_idle() {
 
 #[tokio::test]
 async fn shutdown_ends_the_stream_at_an_event_boundary() {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 0,
-        subscriber_queue: 100_000,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(0)
+            .with_subscriber_queue(100_000),
+    );
     let server = start(router_for(&hub, StreamConfig::default()), quick_config()).await;
     let mut s = open(server.addr, "").await;
     let mut bytes = Vec::new();
@@ -265,10 +264,11 @@ async fn shutdown_ends_the_stream_at_an_event_boundary() {
 #[tokio::test]
 async fn slow_subscriber_is_dropped_and_resumes() {
     // A small queue: a subscriber more than 4 events behind is a laggard.
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 4096,
-        subscriber_queue: 4,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(4096)
+            .with_subscriber_queue(4),
+    );
     let server = start(router_for(&hub, StreamConfig::default()), quick_config()).await;
     let client = || ClientConfig {
         retry: Duration::from_millis(10),
