@@ -328,3 +328,37 @@ async fn slow_subscriber_is_dropped_and_resumes() {
     assert_eq!(slow_ids, (1..=total).collect::<Vec<_>>());
     assert_eq!(slow.connections(), 2, "resumed over a second connection");
 }
+
+#[tokio::test]
+async fn a_reader_that_never_reads_is_dropped_after_the_write_timeout() {
+    // A queue so deep that the hub never calls it a laggard: only the
+    // stream's write timeout can let go of it.
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(0)
+            .with_subscriber_queue(1_000_000),
+    );
+    let config = StreamConfig::default().with_write_timeout(Duration::from_millis(300));
+    let server = start(router_for(&hub, config), quick_config()).await;
+    let mut s = open(server.addr, "").await;
+    let mut bytes = Vec::new();
+    read_until(&mut s, &mut bytes, "id: 0\n\n").await;
+    // From here on the client reads nothing, and never closes.
+    let payload = "w".repeat(64 * 1024);
+    let started = tokio::time::Instant::now();
+    while hub.subscriber_count() == 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a reader that never reads was kept for 10 s"
+        );
+        hub.publish(Event::new(payload.as_str())).unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(
+        hub.laggards_disconnected(),
+        0,
+        "the write timeout let go, not the queue"
+    );
+    assert_eq!(hub.stats().queued_events, 0);
+    drop(s);
+}
