@@ -242,7 +242,13 @@ where
                     }
                 }
                 if out.is_empty() {
-                    continue;
+                    if feed_ended {
+                        continue;
+                    }
+                    // `Open` with nothing ready breaks the contract; yield
+                    // rather than spin on it.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
                 encode_notices(&mut out);
                 if out.len() > 1 && !io.is_write_vectored() {
