@@ -61,7 +61,8 @@ RESULTS=benches/load/results
 mkdir -p "$RESULTS"
 OUT=$RESULTS/latest.txt
 STAMP=$(date -u +%F-%H%M)
-WHAT=$( ((QUICK)) && echo quick- )${ONLY//,/-}
+WHAT=${ONLY//,/-}
+if (( QUICK )); then WHAT=quick-$WHAT; fi
 DATED=$RESULTS/$STAMP-$WHAT
 {
   echo "# $(date -u +%FT%TZ) quick=$QUICK secs=$SECS rounds=$ROUNDS rate=$RATE size=$SIZE"
