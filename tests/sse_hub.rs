@@ -11,10 +11,11 @@ use realtime_events::sse::{
 };
 
 fn hub(replay_capacity: usize, subscriber_queue: usize) -> Hub {
-    Hub::new(HubConfig {
-        replay_capacity,
-        subscriber_queue,
-    })
+    Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(replay_capacity)
+            .with_subscriber_queue(subscriber_queue),
+    )
 }
 
 fn publish_n(hub: &Hub, n: u64) {
@@ -311,4 +312,51 @@ async fn dropping_the_hub_ends_every_stream() {
     assert_eq!(&next_within(&mut sub).await.unwrap()[..], b"id: 0\n\n");
     assert!(next_within(&mut sub).await.is_some());
     assert!(next_within(&mut sub).await.is_none());
+}
+
+mod replay_log {
+    use proptest::prelude::*;
+    use realtime_events::sse::{Event, ReplayLog, Resume};
+
+    proptest! {
+        /// Against a model: ids are 1, 2, 3...; the ring holds the last
+        /// `capacity` of them; asking after any id gives exactly the later
+        /// events, or says explicitly that some are gone or that the id was
+        /// never issued.
+        #[test]
+        fn resume_matches_the_model(capacity in 0usize..12, pushes in 0u64..60, asked in 0u64..70) {
+            let mut log = ReplayLog::new(capacity);
+            let mut wire = Vec::new();
+            for n in 1..=pushes {
+                let (id, bytes) = log.push(Event::new(format!("e{n}"))).unwrap();
+                prop_assert_eq!(id, n);
+                prop_assert!(log.len() <= capacity);
+                wire.push(bytes);
+            }
+            prop_assert_eq!(log.last_id(), pushes);
+            let held = (pushes.saturating_sub(capacity as u64) + 1)..=pushes;
+            prop_assert_eq!(log.len() as u64, held.clone().count() as u64);
+            let expect_bytes = |ids: &[u64]| -> Vec<_> {
+                ids.iter().map(|&id| wire[(id - 1) as usize].clone()).collect()
+            };
+            match log.after(asked) {
+                Resume::Unknown => prop_assert!(asked > pushes),
+                Resume::Complete(replay) => {
+                    prop_assert!(asked <= pushes);
+                    prop_assert!(asked + 1 >= *held.start());
+                    let (ids, bytes): (Vec<u64>, Vec<_>) =
+                        replay.map(|(id, b)| (id, b.clone())).unzip();
+                    let want: Vec<u64> = (asked + 1..=pushes).collect();
+                    prop_assert_eq!(&bytes, &expect_bytes(&want));
+                    prop_assert_eq!(ids, want);
+                }
+                Resume::TooOld { missed, then } => {
+                    prop_assert!(asked <= pushes);
+                    prop_assert_eq!(missed, asked + 1..=*held.start() - 1);
+                    let ids: Vec<u64> = then.map(|(id, _)| id).collect();
+                    prop_assert_eq!(ids, held.clone().collect::<Vec<_>>());
+                }
+            }
+        }
+    }
 }

@@ -115,10 +115,11 @@ async fn proxy(listener: TcpListener, upstream: SocketAddr, seed: u64, cuts: Arc
 }
 
 async fn run_case(seed: u64) -> Result<u64, TestCaseError> {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: EVENTS as usize,
-        subscriber_queue: EVENTS as usize,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(EVENTS as usize)
+            .with_subscriber_queue(EVENTS as usize),
+    );
     let router = {
         let hub = hub.clone();
         Router::new().get("/events", move |req| {

@@ -139,10 +139,11 @@ async fn ticker_as_curl_sees_it() {
 
 #[tokio::test]
 async fn last_event_id_replays_exactly_what_follows() {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 100,
-        subscriber_queue: 16,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(100)
+            .with_subscriber_queue(16),
+    );
     for i in 1..=50 {
         hub.publish(Event::new(format!("n{i}"))).unwrap();
     }
@@ -198,10 +199,7 @@ async fn vanished_client_is_unsubscribed_within_a_second() {
 #[tokio::test]
 async fn keep_alive_comments_when_idle() {
     let hub = Hub::default();
-    let config = StreamConfig {
-        keep_alive: Some(Duration::from_millis(100)),
-        ..StreamConfig::default()
-    };
+    let config = StreamConfig::default().with_keep_alive(Some(Duration::from_millis(100)));
     let server = start(router_for(&hub, config), quick_config()).await;
     let mut s = open(server.addr, "").await;
     let mut bytes = Vec::new();
@@ -212,10 +210,11 @@ async fn keep_alive_comments_when_idle() {
 
 #[tokio::test]
 async fn shutdown_ends_the_stream_at_an_event_boundary() {
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 0,
-        subscriber_queue: 100_000,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(0)
+            .with_subscriber_queue(100_000),
+    );
     let server = start(router_for(&hub, StreamConfig::default()), quick_config()).await;
     let mut s = open(server.addr, "").await;
     let mut bytes = Vec::new();
@@ -265,10 +264,11 @@ async fn shutdown_ends_the_stream_at_an_event_boundary() {
 #[tokio::test]
 async fn slow_subscriber_is_dropped_and_resumes() {
     // A small queue: a subscriber more than 4 events behind is a laggard.
-    let hub = Hub::new(HubConfig {
-        replay_capacity: 4096,
-        subscriber_queue: 4,
-    });
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(4096)
+            .with_subscriber_queue(4),
+    );
     let server = start(router_for(&hub, StreamConfig::default()), quick_config()).await;
     let client = || ClientConfig::default().with_retry(Duration::from_millis(10));
     let mut fast = EventSource::connect_to(server.addr, "/events", client())
@@ -324,4 +324,38 @@ async fn slow_subscriber_is_dropped_and_resumes() {
     }
     assert_eq!(slow_ids, (1..=total).collect::<Vec<_>>());
     assert_eq!(slow.connections(), 2, "resumed over a second connection");
+}
+
+#[tokio::test]
+async fn a_reader_that_never_reads_is_dropped_after_the_write_timeout() {
+    // A queue so deep that the hub never calls it a laggard: only the
+    // stream's write timeout can let go of it.
+    let hub = Hub::new(
+        HubConfig::default()
+            .with_replay_capacity(0)
+            .with_subscriber_queue(1_000_000),
+    );
+    let config = StreamConfig::default().with_write_timeout(Duration::from_millis(300));
+    let server = start(router_for(&hub, config), quick_config()).await;
+    let mut s = open(server.addr, "").await;
+    let mut bytes = Vec::new();
+    read_until(&mut s, &mut bytes, "id: 0\n\n").await;
+    // From here on the client reads nothing, and never closes.
+    let payload = "w".repeat(64 * 1024);
+    let started = tokio::time::Instant::now();
+    while hub.subscriber_count() == 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a reader that never reads was kept for 10 s"
+        );
+        hub.publish(Event::new(payload.as_str())).unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(
+        hub.laggards_disconnected(),
+        0,
+        "the write timeout let go, not the queue"
+    );
+    assert_eq!(hub.stats().queued_events, 0);
+    drop(s);
 }

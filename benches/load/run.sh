@@ -11,6 +11,13 @@
 # Raw results go to benches/load/results/latest.txt; the summary with the
 # ratios is printed and written to benches/load/results/summary.txt, and
 # the plot to tutorial/src/img/ch12-results.svg (python3 benches/load/plot.py).
+# Every run also keeps a dated copy of both (results/YYYY-MM-DD-HHMM-WHAT.txt
+# and ...-WHAT-summary.txt) that later runs never overwrite: a figure quoted
+# anywhere, missed targets included, keeps its file.
+#
+# Fairness: every server sets TCP_NODELAY, and the order of ours and the
+# peers is reversed every other round, so that neither side always runs on
+# a machine the other has just warmed (or heated).
 #
 # Knobs (environment): CARGO_TARGET_DIR for the main crate, LOAD_TARGET_DIR
 # for this package, SECS (per measurement), ROUNDS (A B repetitions),
@@ -53,9 +60,13 @@ fi
 RESULTS=benches/load/results
 mkdir -p "$RESULTS"
 OUT=$RESULTS/latest.txt
+STAMP=$(date -u +%F-%H%M)
+WHAT=${ONLY//,/-}
+if (( QUICK )); then WHAT=quick-$WHAT; fi
+DATED=$RESULTS/$STAMP-$WHAT
 {
   echo "# $(date -u +%FT%TZ) quick=$QUICK secs=$SECS rounds=$ROUNDS rate=$RATE size=$SIZE"
-  echo "# $(uname -srm); $(nproc) cpus; pinned: ${SERVER_PIN[*]:-no}"
+  echo "# $(uname -srm); $(nproc) cpus; pinned: ${SERVER_PIN[*]:-no}; order: reversed every other round; TCP_NODELAY on every server"
 } >"$OUT"
 
 SERVER_PID=""; SERVER_ADDR=""
@@ -96,6 +107,13 @@ record() {
   fi
 }
 
+# in_order ROUND SERVER... : the servers as given in odd rounds, reversed in
+# even ones (A B, then B A).
+in_order() {
+  local round=$1; shift
+  if (( round % 2 )); then echo "$*"; else printf '%s\n' "$@" | tac | xargs; fi
+}
+
 # Which echo servers exist: ours only once the crate serves /echo.
 ECHO_SERVERS="tungstenite fastwebsockets"
 start_server "$OURS_BIN"
@@ -116,7 +134,7 @@ echo_cmd() {
 
 want echo && echo "==> WebSocket echo"
 want echo && for round in $(seq "$ROUNDS"); do
-  for server in $ECHO_SERVERS; do
+  for server in $(in_order "$round" $ECHO_SERVERS); do
     start_server $(echo_cmd "$server")
     record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS" --pid "$SERVER_PID"
     record "echo_10x64KiB" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS" --pid "$SERVER_PID"
@@ -127,7 +145,7 @@ done
 want fanout && echo "==> SSE fan-out"
 want fanout && for subs in $SUBS_LIST; do
   for round in $(seq "$ROUNDS"); do
-    for server in ours axum; do
+    for server in $(in_order "$round" ours axum); do
       if [[ $server == ours ]]; then
         start_server "$FANOUT_BIN" --rate "$RATE" --size "$SIZE"
       else
@@ -141,12 +159,12 @@ done
 
 want idle && echo "==> memory per idle connection ($IDLE connections)"
 want idle && for round in $(seq "$ROUNDS"); do
-  for server in $ECHO_SERVERS; do
+  for server in $(in_order "$round" $ECHO_SERVERS); do
     start_server $(echo_cmd "$server")
     record "idle_ws_$IDLE" "$server" idle-ws --url "ws://$SERVER_ADDR/echo" --conns "$IDLE" --pid "$SERVER_PID"
     stop_server
   done
-  for server in ours axum; do
+  for server in $(in_order "$round" ours axum); do
     if [[ $server == ours ]]; then
       start_server "$FANOUT_BIN" --rate 0
     else
@@ -159,5 +177,13 @@ done
 
 echo "==> ratios"
 python3 benches/load/summarize.py "$OUT" | tee "$RESULTS/summary.txt"
-python3 benches/load/plot.py "$OUT" tutorial/src/img/ch12-results.svg
-echo "plot: tutorial/src/img/ch12-results.svg"
+cp "$OUT" "$DATED.txt"
+cp "$RESULTS/summary.txt" "$DATED-summary.txt"
+echo "kept: $DATED.txt $DATED-summary.txt"
+if [[ $ONLY == echo,fanout,idle ]]; then
+  python3 benches/load/plot.py "$OUT" tutorial/src/img/ch12-results.svg
+  echo "plot: tutorial/src/img/ch12-results.svg"
+else
+  # A partial run would plot only some of the bars over the full picture.
+  echo "plot: not redrawn for a partial run (ONLY=$ONLY)"
+fi

@@ -39,11 +39,8 @@ impl Default for TickerConfig {
             interval: Duration::from_millis(500),
             seed: 0x5eed,
             hub: HubConfig::default(),
-            stream: StreamConfig {
-                // A quick reconnect suits a demo; browsers default to ~3 s.
-                retry: Some(Duration::from_secs(1)),
-                ..StreamConfig::default()
-            },
+            // A quick reconnect suits a demo; browsers default to ~3 s.
+            stream: StreamConfig::default().with_retry(Some(Duration::from_secs(1))),
         }
     }
 }

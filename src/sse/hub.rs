@@ -1,70 +1,74 @@
-//! A broadcast hub: one publisher side, many subscribers, and a bounded
-//! replay buffer so that a client that reconnects with `Last-Event-ID`
-//! gets what it missed.
+//! The in-memory broadcast hub: one publisher side, many subscribers, and a
+//! [`ReplayLog`] so that a client that reconnects with `Last-Event-ID` gets
+//! what it missed. It is the [`Feed`] that `/ticker` serves.
 //!
-//! Design choices, each for a reason:
+//! The log (`replay.rs`) numbers events and keeps the recent ones; this
+//! file is the fan-out around it. Design choices, each for a reason:
 //!
-//! * **Encode once.** [`Hub::publish`] encodes the event a single time into
-//!   [`Bytes`]; every subscriber and the replay buffer get a cheap clone
-//!   (a reference count bump) of the same bytes, ready for the socket.
-//! * **Ids are the hub's.** Every published event gets the next decimal id,
-//!   starting at 1 (an id the event already had is replaced). Because ids are
-//!   consecutive, a client or a tool reading the stream sees a gap as a gap.
-//! * **Publishing never waits.** Each subscriber has a bounded queue and the
-//!   hub uses `try_send`. A subscriber whose queue is full is a *laggard* and
-//!   is disconnected: the hub drops its queue sender, so its stream ends
-//!   after the events already queued. Its client reconnects with
-//!   `Last-Event-ID` and resumes from the replay buffer, or learns through a
+//! * **Encode once.** [`Hub::publish`] has the log encode the event a
+//!   single time into [`Bytes`]; every subscriber and the ring get a cheap
+//!   clone (a reference count bump) of the same bytes, ready for the
+//!   socket.
+//! * **Publishing never waits.** Each subscriber has a bounded queue
+//!   ([`HubConfig::subscriber_queue`]). A subscriber whose queue is full is
+//!   a *laggard* and is disconnected: the hub forgets it, and its stream
+//!   ends after the events already queued. Its client reconnects with
+//!   `Last-Event-ID` and resumes from the ring, or learns through a
 //!   `missed` event that history was lost. One slow reader therefore never
 //!   blocks the publisher or the other readers, and never grows memory.
+//! * **Small subscribers.** A subscriber is a queue and a waker behind one
+//!   small lock: no channel, no allocation per event once its queue has
+//!   grown to its usual depth, and a wake-up only when it is waiting. It
+//!   takes everything queued at once, so the stream can write it in one
+//!   go.
 //! * **Subscribe is atomic with publish.** Both take the same lock, so the
 //!   replay a new subscriber receives and the live events that follow meet
 //!   exactly: no gap, no duplicate.
 //!
-//! The `missed` event: when a subscriber's last id is older than the oldest
-//! event still buffered, it first receives
+//! What a subscriber receives first depends on its `Last-Event-ID` and the
+//! log's answer ([`Resume`]):
 //!
-//! ```text
-//! event: missed
-//! data: {"first":5,"last":9}
+//! * none, or not a decimal number (hubs only hand out numbers, so it
+//!   cannot be ours): the position marker `id: N` (N the latest id, 0 on
+//!   an empty hub), then live events;
+//! * an id whose successors are all held: those, then live events;
+//! * an id older than the oldest held: a `missed` event naming the lost
+//!   ids, then everything held;
+//! * an id past the latest: ids belong to one `Hub` value and start again
+//!   at 1 after a restart, so the client comes from an earlier run and is
+//!   treated as having seen nothing of this one (replay after 0).
 //!
-//! ```
-//!
-//! naming the range of ids (inclusive) that can no longer be replayed, and
-//! then everything still buffered. It carries `id: 9`, the last id it
-//! reports: an event without an id would set the client's last event ID
-//! to "" (a new stream starts with an empty id buffer, and every dispatch
-//! copies it), so a drop right after it would lose the client's place.
-//!
-//! The position marker: a subscriber with no usable `Last-Event-ID` (a
-//! first visit) receives `id: 41` and an empty line first, 41 being the
-//! latest id at subscribe time. It has no data, so the client fires no
-//! event, but it now holds an id: if this very first connection drops
-//! before any event arrives, it reconnects with `Last-Event-ID: 41` and
-//! misses nothing. (On an empty hub the marker is `id: 0`.)
-//!
-//! Ids belong to one `Hub` value: after a server restart they start again
-//! at 1. A client whose last id is higher than anything this hub has
-//! published therefore comes from an earlier run, and it is treated as
-//! having seen nothing of this one: it gets the whole buffer (after a
-//! `missed` event if the buffer no longer starts at 1), never a silent gap.
+//! [`Feed`]: super::feed::Feed
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use super::event::{EncodeError, Event};
+use super::feed::{Chunk, Feed, FeedState, Subscribe};
+use super::replay::{parse_id, position_marker, ReplayLog, Resume};
 
-/// Sizes for a [`Hub`].
+/// Sizes for a [`Hub`]. Built from the default with `with_` setters, so
+/// that new sizes can be added without breaking callers:
+///
+/// ```
+/// use realtime_events::sse::HubConfig;
+/// let config = HubConfig::default()
+///     .with_replay_capacity(1024)
+///     .with_subscriber_queue(16);
+/// assert_eq!(config.replay_capacity, 1024);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HubConfig {
     /// How many of the most recent events are kept for replay. 0 disables
-    /// replay.
+    /// replay. Default 256.
     pub replay_capacity: usize,
     /// How many events may wait in one subscriber's queue before it counts
     /// as a laggard and is disconnected. Values below 1 are treated as 1.
+    /// Default 64.
     pub subscriber_queue: usize,
 }
 
@@ -75,6 +79,41 @@ impl Default for HubConfig {
             subscriber_queue: 64,
         }
     }
+}
+
+impl HubConfig {
+    /// Sets [`replay_capacity`](Self::replay_capacity).
+    pub fn with_replay_capacity(mut self, events: usize) -> Self {
+        self.replay_capacity = events;
+        self
+    }
+
+    /// Sets [`subscriber_queue`](Self::subscriber_queue).
+    pub fn with_subscriber_queue(mut self, events: usize) -> Self {
+        self.subscriber_queue = events;
+        self
+    }
+}
+
+/// A snapshot of what a hub holds, for tests and metrics: enough to see
+/// that memory is bounded even when every queued event is a shared clone
+/// (which a process's RSS would hide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Subscribers currently registered.
+    pub subscribers: usize,
+    /// Events waiting in all subscribers' queues together, now.
+    pub queued_events: usize,
+    /// The longest any one subscriber's queue has ever been. Never above
+    /// [`HubConfig::subscriber_queue`].
+    pub peak_queue: usize,
+    /// Subscribers disconnected for lagging, in total.
+    pub laggards_disconnected: u64,
+    /// Events held for replay.
+    pub replay_events: usize,
+    /// Encoded bytes held for replay.
+    pub replay_bytes: usize,
 }
 
 /// The broadcast hub. Cloning gives another handle to the same hub.
@@ -91,13 +130,46 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The id of the most recently published event; 0 before the first.
-    last_id: u64,
-    /// `(id, encoded event)`, oldest first, ids consecutive.
-    replay: VecDeque<(u64, Bytes)>,
-    subscribers: HashMap<u64, mpsc::Sender<Bytes>>,
+    log: ReplayLog,
+    subscribers: HashMap<u64, Arc<Slot>>,
     next_subscriber: u64,
     laggards_disconnected: u64,
+    peak_queue: usize,
+}
+
+/// One subscriber's queue, shared by the hub (which fills it) and the
+/// [`Subscription`] (which empties it).
+#[derive(Debug, Default)]
+struct Slot(Mutex<SlotState>);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    queue: VecDeque<Bytes>,
+    /// The subscriber's task, kept between events (no clone per event).
+    waker: Option<Waker>,
+    /// Whether the subscriber found its queue empty and is waiting for a
+    /// wake-up; a busy subscriber is not woken for every event.
+    waiting: bool,
+    /// The hub let go of it: a laggard, or the hub is gone.
+    ended: bool,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // Nothing panics while holding these locks; if something ever did,
+        // the state is still consistent enough to keep serving.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl SlotState {
+    /// Marks the end and wakes the subscriber, waiting or not.
+    fn end(&mut self) {
+        self.ended = true;
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
 }
 
 impl Hub {
@@ -106,7 +178,10 @@ impl Hub {
         Hub {
             inner: Arc::new(Inner {
                 config,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    log: ReplayLog::new(config.replay_capacity),
+                    ..State::default()
+                }),
             }),
         }
     }
@@ -119,95 +194,81 @@ impl Hub {
     /// Assigns the next id to `event`, encodes it once, keeps it for replay
     /// and offers it to every subscriber without waiting. Returns the id.
     ///
-    /// Fails only if the event itself cannot be encoded; the id is then not
-    /// used.
+    /// # Errors
+    ///
+    /// Only if the event itself cannot be encoded; the id is then not used.
     pub fn publish(&self, event: Event) -> Result<u64, EncodeError> {
+        let bound = self.inner.config.subscriber_queue.max(1);
         let mut state = self.state();
-        let id = state.last_id + 1;
-        let bytes = event.id(id.to_string()).to_bytes()?;
-        state.last_id = id;
+        let (id, bytes) = state.log.push(event)?;
 
-        if self.inner.config.replay_capacity > 0 {
-            if state.replay.len() == self.inner.config.replay_capacity {
-                state.replay.pop_front();
-            }
-            state.replay.push_back((id, bytes.clone()));
-        }
-
-        let mut gone = Vec::new();
-        for (&key, tx) in &state.subscribers {
-            match tx.try_send(bytes.clone()) {
-                Ok(()) => {}
-                // Full: a laggard. Closed: its Subscription is being dropped.
-                // Either way, forget the sender; for a laggard that ends its
-                // stream once it has read what is already queued.
-                Err(mpsc::error::TrySendError::Full(_)) => gone.push((key, true)),
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push((key, false)),
-            }
-        }
-        for (key, lagged) in gone {
-            state.subscribers.remove(&key);
-            if lagged {
-                state.laggards_disconnected += 1;
+        let mut peak = state.peak_queue;
+        let mut lagged = 0;
+        state.subscribers.retain(|&key, slot| {
+            let mut sub = slot.lock();
+            if sub.queue.len() >= bound {
+                // A laggard: forget it. Its stream ends once it has taken
+                // what is already queued.
                 tracing::debug!(subscriber = key, "sse hub: disconnected lagging subscriber");
+                lagged += 1;
+                sub.end();
+                return false;
             }
-        }
+            sub.queue.push_back(bytes.clone());
+            peak = peak.max(sub.queue.len());
+            // Wake only a subscriber that is waiting for us.
+            if std::mem::take(&mut sub.waiting) {
+                if let Some(waker) = &sub.waker {
+                    waker.wake_by_ref();
+                }
+            }
+            true
+        });
+        state.peak_queue = peak;
+        state.laggards_disconnected += lagged;
         Ok(id)
     }
     // ANCHOR_END: publish
 
     // ANCHOR: replay
-    /// Subscribes to live events, first replaying everything after
-    /// `last_event_id` that is still buffered.
-    ///
-    /// * `None`, or an id that is not a decimal number (hubs only hand out
-    ///   numbers, so it cannot be ours): no history, the position marker
-    ///   (see the module docs), then live events.
-    /// * The latest id: up to date, live events only.
-    /// * An id past the latest: from before a restart (see the module docs),
-    ///   so replayed as if it were 0.
-    /// * An id older than the oldest buffered event: a `missed` event (see
-    ///   the module docs), then the whole buffer.
+    /// Subscribes to live events, first replaying what follows
+    /// `last_event_id` (see the module docs for each case).
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
-        let last = last_event_id.and_then(parse_id);
-        let (tx, rx) = mpsc::channel(self.inner.config.subscriber_queue.max(1));
-
+        let slot = Arc::new(Slot::default());
         let mut state = self.state();
         let mut replay = VecDeque::new();
-        // An id we never issued was issued by an earlier run of the server.
-        let last = last.map(|id| if id > state.last_id { 0 } else { id });
-        if let Some(last) = last {
-            // The first id that can still be replayed.
-            let first_kept = state
-                .replay
-                .front()
-                .map_or(state.last_id + 1, |&(id, _)| id);
-            // (saturating: the id comes from the client and may be u64::MAX)
-            if last.saturating_add(1) < first_kept {
-                replay.push_back(missed_event(last + 1, first_kept - 1));
+        match last_event_id.and_then(parse_id) {
+            None => replay.push_back(Chunk::Events(position_marker(state.log.last_id()))),
+            Some(last) => {
+                let answer = match state.log.after(last) {
+                    // An id we never issued was issued by an earlier run.
+                    Resume::Unknown => state.log.after(0),
+                    answer => answer,
+                };
+                let held = match answer {
+                    Resume::Complete(held) => held,
+                    Resume::TooOld { missed, then } => {
+                        replay.push_back(Chunk::Missed(missed));
+                        then
+                    }
+                    // `after(0)` always knows 0.
+                    Resume::Unknown => unreachable!("0 is always known"),
+                };
+                replay.extend(held.map(|(_, bytes)| Chunk::Events(bytes.clone())));
             }
-            replay.extend(
-                state
-                    .replay
-                    .iter()
-                    .filter(|&&(id, _)| id > last)
-                    .map(|(_, bytes)| bytes.clone()),
-            );
-        } else {
-            replay.push_back(position_marker(state.last_id));
         }
         // Registered under the same lock as the replay was taken: the next
         // publish goes to the queue, and nothing published earlier does.
         let key = state.next_subscriber;
         state.next_subscriber += 1;
-        state.subscribers.insert(key, tx);
+        state.subscribers.insert(key, slot.clone());
         drop(state);
 
         Subscription {
             hub: Arc::downgrade(&self.inner),
             key,
             replay,
-            rx,
+            slot,
         }
     }
     // ANCHOR_END: replay
@@ -220,12 +281,29 @@ impl Hub {
 
     /// The id of the most recently published event, 0 if none yet.
     pub fn last_id(&self) -> u64 {
-        self.state().last_id
+        self.state().log.last_id()
     }
 
     /// How many subscribers have been disconnected for lagging, in total.
     pub fn laggards_disconnected(&self) -> u64 {
         self.state().laggards_disconnected
+    }
+
+    /// What the hub holds right now; see [`HubStats`].
+    pub fn stats(&self) -> HubStats {
+        let state = self.state();
+        HubStats {
+            subscribers: state.subscribers.len(),
+            queued_events: state
+                .subscribers
+                .values()
+                .map(|s| s.lock().queue.len())
+                .sum(),
+            peak_queue: state.peak_queue,
+            laggards_disconnected: state.laggards_disconnected,
+            replay_events: state.log.len(),
+            replay_bytes: state.log.bytes_held(),
+        }
     }
 }
 
@@ -235,37 +313,29 @@ impl Default for Hub {
     }
 }
 
+impl Feed for Hub {
+    type Subscription = Subscription;
+
+    fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
+        Hub::subscribe(self, last_event_id)
+    }
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock, but if something ever did,
-        // the state is still consistent enough to keep serving.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Only plain decimal digits are ids we could have issued.
-fn parse_id(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+impl Drop for Inner {
+    /// The last `Hub` handle is gone: nothing will be published again, so
+    /// every stream ends (after what it has queued).
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        for slot in state.subscribers.values() {
+            slot.lock().end();
+        }
     }
-    s.parse().ok()
-}
-
-fn missed_event(first: u64, last: u64) -> Bytes {
-    Event::new(format!("{{\"first\":{first},\"last\":{last}}}"))
-        .event("missed")
-        .id(last.to_string())
-        .to_bytes()
-        .unwrap_or_default()
-}
-
-/// `id: N` and an empty line: sets the client's last event ID, fires
-/// nothing.
-fn position_marker(last_id: u64) -> Bytes {
-    Event::default()
-        .id(last_id.to_string())
-        .to_bytes()
-        .unwrap_or_default()
 }
 
 /// One subscriber's stream of encoded events, ready to write to a socket.
@@ -273,13 +343,12 @@ fn position_marker(last_id: u64) -> Bytes {
 /// Dropping it unregisters it from the hub.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Weak, so that subscriptions do not keep a dropped hub alive: when the
-    /// last `Hub` handle goes, the queue senders go with it and every stream
-    /// ends.
+    /// Weak, so that subscriptions do not keep a dropped hub alive.
     hub: Weak<Inner>,
     key: u64,
-    replay: VecDeque<Bytes>,
-    rx: mpsc::Receiver<Bytes>,
+    /// What the subscriber gets before live events (see [`Hub::subscribe`]).
+    replay: VecDeque<Chunk>,
+    slot: Arc<Slot>,
 }
 
 impl Subscription {
@@ -288,19 +357,60 @@ impl Subscription {
     /// subscriber for lagging (the client should reconnect with its last
     /// event ID).
     pub async fn next(&mut self) -> Option<Bytes> {
-        if let Some(bytes) = self.replay.pop_front() {
-            return Some(bytes);
-        }
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
     }
 
     /// Like [`next`](Self::next) but without waiting: `None` if nothing is
     /// ready right now (or the stream is over).
     pub fn try_next(&mut self) -> Option<Bytes> {
-        if let Some(bytes) = self.replay.pop_front() {
-            return Some(bytes);
+        if let Some(chunk) = self.replay.pop_front() {
+            return Some(chunk.into_bytes());
         }
-        self.rx.try_recv().ok()
+        self.slot.lock().queue.pop_front()
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(bytes) = self.try_next() {
+            return Poll::Ready(Some(bytes));
+        }
+        let mut slot = self.slot.lock();
+        if let Some(bytes) = slot.queue.pop_front() {
+            return Poll::Ready(Some(bytes));
+        }
+        if slot.ended {
+            return Poll::Ready(None);
+        }
+        wait(&mut slot, cx);
+        Poll::Pending
+    }
+}
+
+/// Registers `cx` to be woken by the next publish.
+fn wait(slot: &mut SlotState, cx: &mut Context<'_>) {
+    match &slot.waker {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => slot.waker = Some(cx.waker().clone()),
+    }
+    slot.waiting = true;
+}
+
+impl Subscribe for Subscription {
+    fn poll_ready_chunks(&mut self, cx: &mut Context<'_>, out: &mut Vec<Chunk>) -> Poll<FeedState> {
+        let before = out.len();
+        if !self.replay.is_empty() {
+            // Taken whole, so an idle subscriber keeps no replay buffer.
+            out.extend(std::mem::take(&mut self.replay));
+        }
+        let mut slot = self.slot.lock();
+        out.extend(slot.queue.drain(..).map(Chunk::Events));
+        if slot.ended {
+            return Poll::Ready(FeedState::Ended);
+        }
+        if out.len() > before {
+            return Poll::Ready(FeedState::Open);
+        }
+        wait(&mut slot, cx);
+        Poll::Pending
     }
 }
 
@@ -317,32 +427,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_id_is_strict() {
-        assert_eq!(parse_id("42"), Some(42));
-        assert_eq!(parse_id("007"), Some(7));
-        assert_eq!(parse_id("+4"), None);
-        assert_eq!(parse_id(" 4"), None);
-        assert_eq!(parse_id(""), None);
-        assert_eq!(parse_id("99999999999999999999999"), None);
-    }
-
-    #[test]
-    fn missed_event_carries_the_last_missed_id() {
-        assert_eq!(
-            &missed_event(5, 9)[..],
-            b"event: missed\nid: 9\ndata: {\"first\":5,\"last\":9}\n\n"
-        );
-    }
-
-    #[test]
-    fn position_marker_is_an_id_alone() {
-        assert_eq!(&position_marker(41)[..], b"id: 41\n\n");
-    }
-
-    #[test]
     fn failed_publish_does_not_use_an_id() {
         let hub = Hub::default();
         assert!(hub.publish(Event::new("x").comment("a\nb")).is_err());
         assert_eq!(hub.publish(Event::new("x")), Ok(1));
+    }
+
+    #[test]
+    fn the_queue_bound_holds_and_is_reported() {
+        let hub = Hub::new(HubConfig::default().with_subscriber_queue(3));
+        let _idle = hub.subscribe(Some("0"));
+        for _ in 0..10 {
+            hub.publish(Event::new("x")).unwrap();
+        }
+        let stats = hub.stats();
+        assert_eq!(stats.peak_queue, 3);
+        assert_eq!(stats.laggards_disconnected, 1);
+        assert_eq!(stats.subscribers, 0);
+        assert_eq!(stats.queued_events, 0);
     }
 }

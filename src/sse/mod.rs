@@ -15,11 +15,17 @@
 //!   that could smuggle a line break into another field;
 //! * [`parser`]: [`EventStreamParser`], the client-side algorithm, bytes in
 //!   and [`Item`]s out, with bounded memory;
-//! * [`hub`]: [`Hub`], which numbers events, encodes each once, fans it out
-//!   to subscribers without ever waiting on a slow one, and keeps a bounded
-//!   replay buffer for reconnecting clients;
+//! * [`replay`]: [`ReplayLog`], which numbers events, keeps the recent ones
+//!   encoded in a bounded ring, and answers a reconnecting client's "what
+//!   came after id X?" with a typed [`Resume`];
+//! * [`feed`]: the [`Feed`] trait, the seam between a stream and whatever
+//!   produces its events (the hub today, a broker later);
+//! * [`hub`]: [`Hub`], the in-memory feed: the fan-out around a replay log,
+//!   which shares each encoded event with every subscriber and never waits
+//!   on a slow one;
 //! * [`stream`]: the tokio shell on the server side, [`stream_response`],
-//!   which turns a subscription into a long `text/event-stream` response;
+//!   which turns any feed's subscription into a long `text/event-stream`
+//!   response;
 //! * [`handshake`]: [`EventSourceCore`](handshake::EventSourceCore), the
 //!   client side sans-IO: the request, the response check, the body's
 //!   framing and the parser, bytes in and events out;
@@ -28,15 +34,19 @@
 
 pub mod client;
 pub mod event;
+pub mod feed;
 pub mod handshake;
 pub mod hub;
 pub mod parser;
+pub mod replay;
 pub mod stream;
 
 pub use client::{ClientConfig, ClientError, EventSource};
 pub use event::{encode_comment, EncodeError, Event};
-pub use hub::{Hub, HubConfig, Subscription};
+pub use feed::{Chunk, Feed, FeedState, Subscribe};
+pub use hub::{Hub, HubConfig, HubStats, Subscription};
 pub use parser::{
     parse_line, EventStreamParser, Item, Line, ParseError, ParsedEvent, ParserConfig,
 };
+pub use replay::{ReplayLog, Resume};
 pub use stream::{serve_stream, stream_response, StreamConfig, StreamEnd};

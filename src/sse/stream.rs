@@ -1,5 +1,6 @@
 //! The server side of an event stream: one long `200 text/event-stream`
-//! response fed from a [`Hub`] subscription.
+//! response fed from a [`Feed`] subscription (the in-memory [`Hub`](super::Hub)
+//! today, a broker tomorrow).
 //!
 //! The HTTP layer writes the head (with no length and `Connection: close`,
 //! so the body runs until the connection ends) and hands the connection
@@ -8,28 +9,51 @@
 //!
 //! | what happens                        | what the stream does                  |
 //! |-------------------------------------|---------------------------------------|
-//! | the subscription yields an event    | write it and flush at once            |
+//! | the subscription yields events      | write all that is ready, in one write |
 //! | nothing was written for a while     | write a keep-alive comment (`:`)      |
 //! | the client closes or errors         | stop, dropping the subscription       |
 //! | the server shuts down               | stop between two events, close        |
 //! | the subscription ends (laggard)     | close, so the client reconnects       |
+//! | a write is stuck past its timeout   | drop the client                       |
 //!
 //! The client is watched by reading from the socket all along: a browser
 //! sends nothing after its request, so a read that returns end-of-file or
 //! an error means it is gone. Waiting for a write to fail instead could
 //! take until the next event, or, behind a keep-alive interval, 15 s.
+//!
+//! The loop is a single poll function over the socket, so that one task
+//! reads, writes and waits without splitting the connection or arming a
+//! timer per event: every event a subscriber has queued since its last
+//! wake-up goes out in one vectored write of the shared bytes, the write
+//! timer is armed only when a write actually has to wait, and the
+//! keep-alive timer is moved only when it fires.
 
+use std::future::Future;
+use std::io::IoSlice;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
-use super::event::encode_comment;
-use super::hub::{Hub, Subscription};
+use super::feed::{Chunk, Feed, FeedState, Subscribe};
 use crate::server::{Response, Upgraded};
 
-/// How a stream behaves on the wire.
+/// How a stream behaves on the wire. Built from the default with `with_`
+/// setters, so that new settings can be added without breaking callers:
+///
+/// ```
+/// use std::time::Duration;
+/// use realtime_events::sse::StreamConfig;
+/// let config = StreamConfig::default()
+///     .with_retry(Some(Duration::from_secs(1)))
+///     .with_write_timeout(Duration::from_secs(10));
+/// assert_eq!(config.keep_alive, Some(Duration::from_secs(15)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamConfig {
     /// Write a comment line after this much silence, so that proxies and
     /// load balancers do not close an idle connection. `None` disables it.
@@ -39,7 +63,7 @@ pub struct StreamConfig {
     /// before reconnecting. `None` leaves the client's default (3 s in
     /// browsers).
     pub retry: Option<Duration>,
-    /// Longest time one write may take. A client that stops reading fills
+    /// Longest time one write may wait. A client that stops reading fills
     /// the socket buffers and then blocks our write; past this it is
     /// dropped. (The hub has usually disconnected it as a laggard long
     /// before.) Default 30 s.
@@ -56,6 +80,26 @@ impl Default for StreamConfig {
     }
 }
 
+impl StreamConfig {
+    /// Sets [`keep_alive`](Self::keep_alive).
+    pub fn with_keep_alive(mut self, every: Option<Duration>) -> Self {
+        self.keep_alive = every;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub fn with_retry(mut self, hint: Option<Duration>) -> Self {
+        self.retry = hint;
+        self
+    }
+
+    /// Sets [`write_timeout`](Self::write_timeout).
+    pub fn with_write_timeout(mut self, limit: Duration) -> Self {
+        self.write_timeout = limit;
+        self
+    }
+}
+
 /// Why a stream ended, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamEnd {
@@ -64,21 +108,26 @@ pub enum StreamEnd {
     /// The server is shutting down; the stream stopped between events.
     Shutdown,
     /// The subscription ended: the hub disconnected this subscriber for
-    /// lagging, or the hub is gone. The client reconnects and resumes.
+    /// lagging, or the feed is gone. The client reconnects and resumes.
     SubscriptionEnded,
-    /// A write took longer than [`StreamConfig::write_timeout`].
+    /// A write waited longer than [`StreamConfig::write_timeout`].
     WriteTimeout,
 }
 
 // ANCHOR: stream_response
 /// The response for an event-stream request: `200`, `Content-Type:
-/// text/event-stream`, `Cache-Control: no-cache`, then the events.
+/// text/event-stream`, `Cache-Control: no-cache`, then the events of
+/// `feed` (a [`Hub`](super::Hub), or any other [`Feed`]).
 ///
 /// The subscription is taken *here*, before the response is returned, not
 /// when the body starts: so the replay after `last_event_id` and the live
 /// events that follow meet exactly, whatever is published meanwhile.
-pub fn stream_response(hub: &Hub, last_event_id: Option<&str>, config: StreamConfig) -> Response {
-    let subscription = hub.subscribe(last_event_id);
+pub fn stream_response<F: Feed + ?Sized>(
+    feed: &F,
+    last_event_id: Option<&str>,
+    config: StreamConfig,
+) -> Response {
+    let subscription = feed.subscribe(last_event_id);
     Response::takeover(200, move |upgraded| async move {
         let end = serve_stream(upgraded, subscription, config).await;
         tracing::debug!(?end, "sse stream ended");
@@ -92,40 +141,52 @@ pub fn stream_response(hub: &Hub, last_event_id: Option<&str>, config: StreamCon
 /// Writes `subscription` to a connection taken over after a 200 head,
 /// until one of the endings in [`StreamEnd`]. Then it closes the connection
 /// (unless the client already did) and drops the subscription.
-pub async fn serve_stream(
+pub async fn serve_stream<S: Subscribe>(
     upgraded: Upgraded,
-    subscription: Subscription,
+    subscription: S,
     config: StreamConfig,
 ) -> StreamEnd {
-    let Upgraded { io, shutdown, .. } = upgraded;
-    let (reader, writer) = tokio::io::split(io);
-    let shutdown = async move { shutdown.wait().await };
-    run(reader, writer, subscription, config, shutdown).await
+    let Upgraded {
+        io,
+        shutdown,
+        read_buf,
+    } = upgraded;
+    // An event-stream client has nothing to say after its request; and an
+    // idle stream should not keep the buffer alive.
+    drop(read_buf);
+    run(
+        io,
+        subscription,
+        config,
+        async move { shutdown.wait().await },
+    )
+    .await
 }
+
+/// A keep-alive: a lone comment line, which no client turns into an event
+/// (what [`encode_comment`](super::encode_comment) writes for `""`).
+const KEEP_ALIVE: &[u8] = b":\n";
+
+/// At most this many chunks go into one vectored write.
+const MAX_SLICES: usize = 64;
 
 // ANCHOR: stream_loop
 /// The loop under [`serve_stream`], generic so that tests can run it over
 /// an in-memory pipe.
-async fn run<R, W>(
-    mut reader: R,
-    mut writer: W,
-    mut subscription: Subscription,
+async fn run<IO, S>(
+    mut io: IO,
+    mut feed: S,
     config: StreamConfig,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: impl Future<Output = ()>,
 ) -> StreamEnd
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Subscribe,
 {
-    tokio::pin!(shutdown);
-    let mut scratch = [0u8; 512];
-    // Never fires when keep-alives are off.
-    let idle = config
-        .keep_alive
-        .unwrap_or(Duration::from_secs(86_400 * 365));
-    let keep_alive = tokio::time::sleep(idle);
-    tokio::pin!(keep_alive);
-
+    let mut shutdown = pin!(shutdown);
+    // What is ready to go out, oldest first; `sent` of it is written.
+    let mut out: Vec<Chunk> = Vec::new();
+    let mut sent = 0;
     if let Some(retry) = config.retry {
         // A lone `retry:` line, deliberately *without* the empty line that
         // would end an event: an empty line dispatches, and a dispatch at
@@ -134,91 +195,193 @@ where
         // reconnect with no Last-Event-ID at all. The field takes effect
         // as soon as its line ends; the next event's lines simply follow.
         let line = format!("retry: {}\n", retry.as_millis());
-        if let Err(end) = write(&mut writer, &mut reader, line.as_bytes(), &config).await {
-            return end;
-        }
+        out.push(Chunk::Events(line.into()));
     }
+    let mut feed_ended = false;
+    // Keep-alive: the timer is moved only when it fires, never per event.
+    let idle = config.keep_alive;
+    let mut last_write = Instant::now();
+    let mut keep_alive = pin!(tokio::time::sleep(
+        idle.unwrap_or(Duration::from_secs(86_400 * 365))
+    ));
+    // Armed only while a write is waiting: the common write does not wait.
+    let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
 
-    let end = loop {
-        tokio::select! {
-            // Checked first: a stream that is told to stop does not start
-            // another event.
-            biased;
-            () = &mut shutdown => break StreamEnd::Shutdown,
-            () = client_gone(&mut reader, &mut scratch) => return StreamEnd::ClientGone,
-            next = subscription.next() => {
-                let Some(event) = next else {
-                    break StreamEnd::SubscriptionEnded;
-                };
-                // One whole event per write: stopping between writes is
-                // stopping at an event boundary.
-                if let Err(end) = write(&mut writer, &mut reader, &event, &config).await {
-                    return end;
+    let end = std::future::poll_fn(|cx| {
+        if client_gone(&mut io, cx).is_ready() {
+            return Poll::Ready(StreamEnd::ClientGone);
+        }
+        loop {
+            if out.is_empty() {
+                // Between two writes, so between two events: a stream that
+                // is told to stop does not start another one.
+                if shutdown.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(StreamEnd::Shutdown);
+                }
+                if feed_ended {
+                    return Poll::Ready(StreamEnd::SubscriptionEnded);
+                }
+                match feed.poll_ready_chunks(cx, &mut out) {
+                    Poll::Ready(state) => feed_ended = state == FeedState::Ended,
+                    Poll::Pending => {
+                        let Some(idle) = idle else {
+                            return Poll::Pending;
+                        };
+                        if keep_alive.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let due = last_write + idle;
+                        if Instant::now() >= due {
+                            out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
+                            keep_alive.as_mut().reset(Instant::now() + idle);
+                        } else {
+                            // Something was written since it was set.
+                            keep_alive.as_mut().reset(due);
+                        }
+                        continue;
+                    }
+                }
+                if out.is_empty() {
+                    if feed_ended {
+                        continue;
+                    }
+                    // `Open` with nothing ready breaks the contract; yield
+                    // rather than spin on it.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                encode_notices(&mut out);
+                if out.len() > 1 && !io.is_write_vectored() {
+                    merge(&mut out);
                 }
             }
-            () = &mut keep_alive => {
-                let mut ping = BytesMut::new();
-                let _ = encode_comment("", &mut ping);
-                if let Err(end) = write(&mut writer, &mut reader, &ping, &config).await {
-                    return end;
+            match poll_write_out(&mut io, cx, &mut out, &mut sent) {
+                Poll::Ready(Ok(())) => {
+                    out.clear();
+                    sent = 0;
+                    write_deadline = None;
+                    last_write = Instant::now();
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
+                Poll::Pending => {
+                    let deadline = write_deadline
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(config.write_timeout)));
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(StreamEnd::WriteTimeout);
+                    }
+                    return Poll::Pending;
                 }
             }
         }
-        keep_alive
-            .as_mut()
-            .reset(tokio::time::Instant::now() + idle);
-    };
-    drop(subscription);
-    // A clean end: FIN after the last whole event. Bounded, since a
-    // client that stopped reading could hold the flush forever.
-    let _ = tokio::time::timeout(config.write_timeout, writer.shutdown()).await;
+    })
+    .await;
+    drop(feed);
+    if end != StreamEnd::ClientGone && end != StreamEnd::WriteTimeout {
+        // A clean end: FIN after the last whole event. Bounded, since a
+        // client that stopped reading could hold the flush forever.
+        let _ = tokio::time::timeout(config.write_timeout, io.shutdown()).await;
+    }
     end
 }
 // ANCHOR_END: stream_loop
 
-/// Writes and flushes `bytes`, watching the client and the clock while the
-/// write waits.
-async fn write<R, W>(
-    writer: &mut W,
-    reader: &mut R,
-    bytes: &[u8],
-    config: &StreamConfig,
-) -> Result<(), StreamEnd>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut scratch = [0u8; 512];
-    let io = async {
-        writer.write_all(bytes).await?;
-        writer.flush().await
-    };
-    tokio::select! {
-        result = tokio::time::timeout(config.write_timeout, io) => match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(StreamEnd::ClientGone),
-            Err(_elapsed) => Err(StreamEnd::WriteTimeout),
-        },
-        () = client_gone(reader, &mut scratch) => Err(StreamEnd::ClientGone),
+/// Writes `out[sent..]` with vectored writes until all of it is written,
+/// then flushes. `sent` counts whole chunks done; a chunk written in part
+/// is advanced in place.
+fn poll_write_out<IO: AsyncWrite + Unpin>(
+    io: &mut IO,
+    cx: &mut Context<'_>,
+    out: &mut [Chunk],
+    sent: &mut usize,
+) -> Poll<std::io::Result<()>> {
+    loop {
+        // (Nothing to write for an empty chunk; an all-empty write would
+        // look like a closed connection.)
+        while out.get(*sent).is_some_and(|c| bytes_of(c).is_empty()) {
+            *sent += 1;
+        }
+        if *sent == out.len() {
+            break;
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        for (slot, chunk) in slices.iter_mut().zip(&out[*sent..]) {
+            *slot = IoSlice::new(bytes_of(chunk));
+            count += 1;
+        }
+        let mut n =
+            std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+        if n == 0 {
+            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+        }
+        while n > 0 && *sent < out.len() {
+            if let Chunk::Events(bytes) = &mut out[*sent] {
+                let take = n.min(bytes.len());
+                bytes.advance(take);
+                n -= take;
+                if !bytes.is_empty() {
+                    break;
+                }
+            }
+            *sent += 1;
+        }
+    }
+    Pin::new(io).poll_flush(cx)
+}
+
+/// Encodes every `missed` notice in place (rare: once per resumed
+/// connection at most), so that everything in `out` is wire bytes.
+fn encode_notices(out: &mut [Chunk]) {
+    for chunk in out {
+        if let Chunk::Missed(_) = chunk {
+            let notice = std::mem::replace(chunk, Chunk::Events(Bytes::new()));
+            *chunk = Chunk::Events(notice.into_bytes());
+        }
     }
 }
 
-/// Resolves when the client has closed its side or the connection failed.
+/// The wire bytes of a chunk (after [`encode_notices`]).
+fn bytes_of(chunk: &Chunk) -> &[u8] {
+    match chunk {
+        Chunk::Events(bytes) => bytes,
+        Chunk::Missed(_) => &[],
+    }
+}
+
+/// For a connection that cannot write vectored: one buffer, one write.
+fn merge(out: &mut Vec<Chunk>) {
+    let mut all = BytesMut::with_capacity(out.iter().map(|c| bytes_of(c).len()).sum());
+    for chunk in out.iter() {
+        all.extend_from_slice(bytes_of(chunk));
+    }
+    out.clear();
+    out.push(Chunk::Events(all.freeze()));
+}
+
+/// Ready when the client has closed its side or the connection failed.
 /// Anything it sends is read and dropped: an event-stream client has
-/// nothing to say after its request. Cancel-safe, since a read is.
-async fn client_gone<R: AsyncRead + Unpin>(reader: &mut R, scratch: &mut [u8]) {
-    loop {
-        match reader.read(scratch).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+/// nothing to say after its request.
+fn client_gone<R: AsyncRead + Unpin>(reader: &mut R, cx: &mut Context<'_>) -> Poll<()> {
+    let mut scratch = [0u8; 64];
+    // A bounded number of reads per wake-up, so that a client that keeps
+    // sending cannot keep this task from yielding.
+    for _ in 0..16 {
+        let mut buf = ReadBuf::new(&mut scratch);
+        match Pin::new(&mut *reader).poll_read(cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(())) if !buf.filled().is_empty() => {}
+            Poll::Ready(_) => return Poll::Ready(()),
         }
     }
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::{Event, HubConfig};
+    use crate::sse::{encode_comment, Event, Hub, HubConfig};
+    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn retry_hint_comes_first_without_an_empty_line() {
@@ -226,13 +389,9 @@ mod tests {
         let sub = hub.subscribe(Some("0"));
         hub.publish(Event::new("a")).unwrap();
         let (client, server) = tokio::io::duplex(4096);
-        let (r, w) = tokio::io::split(server);
-        let config = StreamConfig {
-            retry: Some(Duration::from_millis(250)),
-            ..StreamConfig::default()
-        };
+        let config = StreamConfig::default().with_retry(Some(Duration::from_millis(250)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(r, w, sub, config, async {
+        let task = tokio::spawn(run(server, sub, config, async {
             let _ = stop_rx.await;
         }));
         let (mut cr, _cw) = tokio::io::split(client);
@@ -245,5 +404,12 @@ mod tests {
         assert_eq!(got, b"retry: 250\nid: 1\ndata: a\n\n");
         stop_tx.send(()).unwrap();
         assert_eq!(task.await.unwrap(), StreamEnd::Shutdown);
+    }
+
+    #[test]
+    fn keep_alive_is_the_encoders_empty_comment() {
+        let mut encoded = BytesMut::new();
+        encode_comment("", &mut encoded).unwrap();
+        assert_eq!(&encoded[..], KEEP_ALIVE);
     }
 }

@@ -177,7 +177,7 @@ impl<'a> Theirs<'a> {
         let hosts = self.values("host");
         match hosts.as_slice() {
             [] => self.version == 1,
-            [one] => one.iter().any(|&b| b == b',' || b == b'@'),
+            [one] => !host_grammar(one),
             _ => true,
         }
     }
@@ -365,4 +365,34 @@ pub fn check_against_httparse(buf: &[u8]) -> Result<(), String> {
             String::from_utf8_lossy(buf)
         )),
     }
+}
+
+/// RFC 3986 §3.2.2 and RFC 9110 §7.2, written apart from the parser's
+/// own check: `uri-host [ ":" port ]` or empty, where the host is an IP
+/// literal in brackets or a reg-name (unreserved, pct-encoded, sub-delims)
+/// less the comma, which would make a singleton field a list.
+fn host_grammar(value: &[u8]) -> bool {
+    let (host, rest): (&[u8], &[u8]) = if let Some(inner) = value.strip_prefix(b"[") {
+        match inner.iter().position(|&b| b == b']') {
+            Some(end) if end > 0 => {
+                let literal = &inner[..end];
+                if !literal
+                    .iter()
+                    .all(|b| b.is_ascii_hexdigit() || b":.vV".contains(b))
+                {
+                    return false;
+                }
+                (b"", &inner[end + 1..])
+            }
+            _ => return false,
+        }
+    } else {
+        let colon = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+        value.split_at(colon)
+    };
+    let reg_name_ok = host
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+;=".contains(b));
+    let port_ok = rest.is_empty() || (rest[0] == b':' && rest[1..].iter().all(u8::is_ascii_digit));
+    reg_name_ok && port_ok
 }

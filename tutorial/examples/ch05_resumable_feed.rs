@@ -20,11 +20,8 @@ const EVENTS: u64 = 30;
 fn routes(hub: Hub) -> Router {
     Router::new().get("/feed", move |req| {
         let subscription = hub.subscribe(req.header("last-event-id"));
-        let config = StreamConfig {
-            // Ask the client to come back after 50 ms instead of 3 s.
-            retry: Some(Duration::from_millis(50)),
-            ..StreamConfig::default()
-        };
+        // Ask the client to come back after 50 ms instead of 3 s.
+        let config = StreamConfig::default().with_retry(Some(Duration::from_millis(50)));
         let response = Response::takeover(200, move |upgraded| async move {
             let stream = serve_stream(upgraded, subscription, config);
             // Dropping the future drops the socket: a hard cut.

@@ -8,13 +8,15 @@
 //! time in nanoseconds since the Unix epoch, a space and a sequence number,
 //! so a client can compute delivery latency and spot gaps. The hub encodes
 //! each event once; every subscriber writes clones of the same bytes.
+//!
+//! The route is the library's own [`stream_response`], the path `/ticker`
+//! runs, with its keep-alives, client-gone check and write timeout: what
+//! the load comparison measures is what ships.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown, Upgraded};
-use realtime_events::sse::{Event, Hub, HubConfig};
-use realtime_events::ws::BytesMut;
-use tokio::io::AsyncWriteExt;
+use realtime_events::server::{Router, Server, ServerConfig, Shutdown};
+use realtime_events::sse::{stream_response, Event, Hub, HubConfig, StreamConfig};
 
 /// Reads `--name VALUE`, or the default; a bad value ends the program with
 /// a message (exit code 2) rather than a panic.
@@ -45,39 +47,6 @@ fn event_data(seq: u64, size: usize) -> String {
 }
 // ANCHOR_END: data
 
-// ANCHOR: stream
-/// One subscriber: write whatever the hub queued, batching every chunk that
-/// is already waiting into one write, until the client goes, the hub drops
-/// us for lagging, or the server shuts down.
-async fn stream(mut up: Upgraded, hub: Hub, last_id: Option<String>) {
-    let mut sub = hub.subscribe(last_id.as_deref());
-    let mut batch = BytesMut::new();
-    loop {
-        let first = tokio::select! {
-            chunk = sub.next() => chunk,
-            () = up.shutdown.wait() => None,
-        };
-        let Some(first) = first else { break };
-        let result = match sub.try_next() {
-            // The common case, one event: write the shared bytes, no copy.
-            None => up.io.write_all(&first).await,
-            Some(second) => {
-                batch.clear();
-                batch.extend_from_slice(&first);
-                batch.extend_from_slice(&second);
-                while let Some(more) = sub.try_next() {
-                    batch.extend_from_slice(&more);
-                }
-                up.io.write_all(&batch).await
-            }
-        };
-        if result.is_err() {
-            break;
-        }
-    }
-}
-// ANCHOR_END: stream
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -99,15 +68,12 @@ async fn main() -> std::io::Result<()> {
         });
     }
 
+    // ANCHOR: route
     let router = Router::new().get("/events", move |req| {
-        let hub = hub.clone();
-        let last_id = req.header("last-event-id").map(str::to_string);
-        async move {
-            Response::takeover(200, move |up| stream(up, hub, last_id))
-                .header("Content-Type", "text/event-stream")
-                .header("Cache-Control", "no-cache")
-        }
+        let response = stream_response(&hub, req.header("last-event-id"), StreamConfig::default());
+        std::future::ready(response)
     });
+    // ANCHOR_END: route
     let server = Server::bind(addr, router, ServerConfig::default()).await?;
     println!("listening on http://{}", server.local_addr());
     // Ctrl-C starts a graceful shutdown.

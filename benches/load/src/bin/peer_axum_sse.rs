@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, Sse};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
@@ -48,6 +49,12 @@ async fn main() -> std::io::Result<()> {
     );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    // The same socket option as our server: each event goes out at once
+    // instead of waiting on Nagle's algorithm. (Fair to both sides: the
+    // comparison is of the servers, not of their defaults.)
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await
 }
 
