@@ -7,12 +7,14 @@ use crate::server::{Request, Response};
 use crate::ws::{self, Config, HandshakeConfig, Limits, Message};
 
 /// Socket settings for the echo endpoint: 16 MiB frames, 64 MiB messages
-/// (the defaults, which Autobahn needs), and reads that may grow to 64 KiB
+/// (the defaults, which Autobahn needs), permessage-deflate when the
+/// client offers it (every browser does), and reads that may grow to 64 KiB
 /// while large messages stream in, so they take fewer reads.
 pub fn config() -> Config {
     Config {
         limits: Limits::default(),
         read_chunk: 64 * 1024,
+        compression: Some(ws::DeflateConfig::default()),
         ..Config::default()
     }
 }
