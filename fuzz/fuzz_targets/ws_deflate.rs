@@ -66,7 +66,7 @@ fn frames(peer: Role, p: &DeflateParams, mut body: &[u8]) -> BytesMut {
             rsv2: false,
             rsv3: false,
             opcode,
-            mask: (peer == Role::Client).then_some([flags, 1, 2, 3]),
+            mask: (peer == Role::Client).then_some([*flags, 1, 2, 3]),
             payload_len: 0,
         };
         write_frame(&mut wire, &header, &payload);

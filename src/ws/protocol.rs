@@ -438,19 +438,21 @@ impl Reader {
             Some(chunk) => inflater.inflate(chunk, &mut p.data, max),
             None => inflater.finish(&mut p.data, max),
         };
+        // What was inflated before an error comes first in the stream:
+        // check it first, so the verdict does not depend on how the input
+        // was cut into reads.
+        if p.text {
+            p.utf8
+                .feed(&p.data[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
         result.map_err(|e| match e {
             InflateError::Corrupt => ProtocolError::Inflate,
             InflateError::TooLarge { len } => ProtocolError::MessageTooLarge {
                 len,
                 max: self.limits.max_message_size,
             },
-        })?;
-        if p.text {
-            p.utf8
-                .feed(&p.data[before..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        Ok(())
+        })
     }
     // ANCHOR_END: inflate_chunk
 
