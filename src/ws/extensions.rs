@@ -395,8 +395,7 @@ fn read_params(params: &[(String, Option<String>)], is_offer: bool) -> Option<Se
 /// match further back than the window size minus 262 bytes (its
 /// `MAX_DIST`), so every distance stays under 250 and fits the client's
 /// 256-byte window. Declining instead would turn compression off for such
-/// clients; Autobahn 13.3 and 13.5 check the result with a real 8-bit
-/// inflater.
+/// clients (Autobahn's 13.3 and 13.5 ask for 8 bits).
 pub fn negotiate_server(offers: &[Extension], config: &DeflateConfig) -> Option<DeflateParams> {
     if !AVAILABLE {
         return None;
