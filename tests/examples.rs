@@ -419,6 +419,29 @@ fn a_taken_port_is_one_line_for_every_server_example() {
 }
 
 #[test]
+fn ch10_compression_shows_both_frames_and_the_memory() {
+    let text = run_ok("ch10_compression");
+    let size = |label: &str| -> usize {
+        let line = text.lines().find(|l| l.starts_with(label)).expect(label);
+        line[label.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let plain = size("without compression:");
+    let deflated = size("with permessage-deflate:");
+    let again = size("the same message again, with context takeover:");
+    assert!(deflated < plain && again < deflated / 4, "{text}");
+    assert!(
+        text.contains("(first byte 0xc1: FIN, RSV1, text)"),
+        "{text}"
+    );
+    assert!(text.contains("permessage-deflate, takeover:"), "{text}");
+}
+
+#[test]
 fn ch10_client_talks_both_ways_with_binary() {
     let text = run_ok("ch10_client");
     assert!(text.contains("received text: \"hello, server\""), "{text}");

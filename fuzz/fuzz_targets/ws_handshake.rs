@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let config = HandshakeConfig {
         protocols: vec!["chat".into(), "superchat".into()],
         allowed_origins: Some(vec!["http://good.example".into()]),
+        compression: Some(realtime_events::ws::DeflateConfig::default()),
     };
     match accept(&head, &config) {
         Err(err) => assert!(matches!(err.status().as_u16(), 400 | 403 | 405 | 426)),

@@ -212,6 +212,7 @@ pub async fn handle(request: Request, room: Room) -> Response {
             max_frame_size: room.inner.config.max_message as u64,
             max_message_size: room.inner.config.max_message as u64,
         },
+        compression: Some(ws::DeflateConfig::default()),
         ..Config::default()
     };
     ws::upgrade(

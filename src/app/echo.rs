@@ -15,11 +15,13 @@ pub const DEMO_LIMITS: Limits = Limits {
 };
 
 /// Socket settings for the echo endpoint: `limits`, and reads that may
-/// grow to 64 KiB while large messages stream in, so they take fewer reads.
+/// grow to 64 KiB while large messages stream in, so they take fewer reads,
+/// and permessage-deflate when the client offers it (every browser does).
 pub fn config(limits: Limits) -> Config {
     Config {
         limits,
         read_chunk: 64 * 1024,
+        compression: Some(ws::DeflateConfig::default()),
         ..Config::default()
     }
 }

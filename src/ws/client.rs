@@ -195,6 +195,7 @@ where
     let mut request = ClientRequest::new(host, path);
     request.protocols.clone_from(&config.protocols);
     request.origin.clone_from(&config.origin);
+    request.compression = config.socket.compression;
     let mut out = BytesMut::new();
     request.encode(&mut out);
     stream.write_all(&out).await?;
@@ -210,13 +211,14 @@ where
             HeadReadError::Invalid(err) => ConnectError::Http(err),
             HeadReadError::Io(err) => ConnectError::Io(err),
         })?;
-    let subprotocol = request
-        .verify(&index.view_response(&buf))
+    let negotiated = request
+        .verify_negotiated(&index.view_response(&buf))
         .map_err(ConnectError::Handshake)?;
     let leftover = buf.split_off(index.len());
     Ok(
         WebSocket::from_upgraded(stream, Role::Client, config.socket, leftover)
-            .with_subprotocol(subprotocol),
+            .with_subprotocol(negotiated.protocol)
+            .with_deflate(negotiated.deflate),
     )
 }
 // ANCHOR_END: client_handshake

@@ -18,6 +18,7 @@ use base64::Engine as _;
 use bytes::{BufMut, BytesMut};
 use sha1::{Digest, Sha1};
 
+use super::extensions::{self, DeflateConfig, DeflateParams, ExtensionError};
 use crate::http::{RequestHead, ResponseHead, ResponseView, StatusCode, Version};
 
 /// The GUID the RFC appends to the client's key (§1.3). Any server that
@@ -55,6 +56,17 @@ pub struct HandshakeConfig {
     /// hijacking). A request without `Origin` is not from a browser and is
     /// let through: such a client could forge the header anyway.
     pub allowed_origins: Option<Vec<String>>,
+    /// `Some`: accept permessage-deflate (RFC 7692) on these terms when a
+    /// client offers it. `None` (the default): decline every extension.
+    pub compression: Option<DeflateConfig>,
+}
+
+impl HandshakeConfig {
+    /// Sets [`HandshakeConfig::compression`].
+    pub fn with_compression(mut self, compression: Option<DeflateConfig>) -> Self {
+        self.compression = compression;
+        self
+    }
 }
 
 /// Why a server refused a handshake. Each variant knows its HTTP status.
@@ -84,6 +96,9 @@ pub enum HandshakeError {
     DuplicateOrigin,
     /// An `Origin` not on the allow-list (403).
     OriginNotAllowed,
+    /// `Sec-WebSocket-Extensions` is not valid syntax (400). Only looked at
+    /// when compression is on.
+    BadExtensions(ExtensionError),
 }
 
 impl HandshakeError {
@@ -98,7 +113,8 @@ impl HandshakeError {
             | HandshakeError::MissingKey
             | HandshakeError::DuplicateKey
             | HandshakeError::BadKey
-            | HandshakeError::DuplicateOrigin => StatusCode::BAD_REQUEST,
+            | HandshakeError::DuplicateOrigin
+            | HandshakeError::BadExtensions(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -115,6 +131,9 @@ impl HandshakeError {
 
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let HandshakeError::BadExtensions(e) = self {
+            return write!(f, "{e}");
+        }
         f.write_str(match self {
             HandshakeError::NotGet => "a WebSocket handshake must be a GET",
             HandshakeError::NotHttp11 => "a WebSocket handshake needs HTTP/1.1",
@@ -126,6 +145,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::BadKey => "Sec-WebSocket-Key must be the base64 of 16 bytes",
             HandshakeError::DuplicateOrigin => "more than one Origin",
             HandshakeError::OriginNotAllowed => "Origin not allowed",
+            HandshakeError::BadExtensions(_) => "bad Sec-WebSocket-Extensions",
         })
     }
 }
@@ -139,6 +159,8 @@ pub struct Accepted {
     pub accept: String,
     /// The subprotocol chosen, if any.
     pub protocol: Option<String>,
+    /// permessage-deflate as agreed, if it was.
+    pub deflate: Option<DeflateParams>,
 }
 
 // ANCHOR: accept
@@ -204,9 +226,18 @@ pub fn accept(
         .iter()
         .find(|ours| offered.contains(&ours.as_bytes()))
         .cloned();
+    let deflate = match &config.compression {
+        Some(policy) => {
+            let offers = extensions::parse(headers.get_all("sec-websocket-extensions"))
+                .map_err(HandshakeError::BadExtensions)?;
+            extensions::negotiate_server(&offers, policy)
+        }
+        None => None,
+    };
     Ok(Accepted {
         accept: accept_key(key),
         protocol,
+        deflate,
     })
 }
 // ANCHOR_END: accept
@@ -228,8 +259,12 @@ impl Accepted {
             .header("Upgrade", "websocket")
             .header("Connection", "Upgrade")
             .header("Sec-WebSocket-Accept", self.accept.clone());
-        match &self.protocol {
+        let head = match &self.protocol {
             Some(p) => head.header("Sec-WebSocket-Protocol", p.clone()),
+            None => head,
+        };
+        match &self.deflate {
+            Some(d) => head.header("Sec-WebSocket-Extensions", d.response_value()),
             None => head,
         }
     }
@@ -252,6 +287,9 @@ pub enum ClientHandshakeError {
     UnexpectedProtocol,
     /// The server enabled an extension; we offered none (§4.1).
     UnexpectedExtension,
+    /// The server's answer to our permessage-deflate offer is invalid
+    /// (RFC 7692 §7.1): the connection must be failed.
+    BadExtension(ExtensionError),
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -269,6 +307,7 @@ impl fmt::Display for ClientHandshakeError {
             ClientHandshakeError::UnexpectedExtension => {
                 f.write_str("server enabled an extension we did not offer")
             }
+            ClientHandshakeError::BadExtension(e) => write!(f, "invalid extension answer: {e}"),
         }
     }
 }
@@ -301,6 +340,17 @@ pub struct ClientRequest {
     pub protocols: Vec<String>,
     /// An `Origin` to send (browsers always do; other clients may).
     pub origin: Option<String>,
+    /// Offer permessage-deflate on these terms (`None`: offer nothing).
+    pub compression: Option<DeflateConfig>,
+}
+
+/// What the server's 101 agreed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The subprotocol it chose, if any.
+    pub protocol: Option<String>,
+    /// permessage-deflate as agreed, if it was.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl ClientRequest {
@@ -312,6 +362,7 @@ impl ClientRequest {
             key: generate_key(),
             protocols: Vec::new(),
             origin: None,
+            compression: None,
         }
     }
 
@@ -347,6 +398,12 @@ impl ClientRequest {
         if let Some(origin) = &self.origin {
             head.push_str(&format!("Origin: {}\r\n", clean(origin)));
         }
+        if let Some(config) = &self.compression.filter(|_| extensions::AVAILABLE) {
+            head.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                extensions::client_offer(config)
+            ));
+        }
         head.push_str("\r\n");
         out.put_slice(head.as_bytes());
     }
@@ -354,7 +411,9 @@ impl ClientRequest {
 
     // ANCHOR: verify
     /// Checks the server's answer (§4.1, the client's side) and returns the
-    /// subprotocol it chose, if any.
+    /// subprotocol it chose, if any. A client that offers compression
+    /// must use [`verify_negotiated`](Self::verify_negotiated) instead, to
+    /// learn whether the server agreed.
     ///
     /// # Errors
     /// The first check the answer fails.
@@ -362,6 +421,18 @@ impl ClientRequest {
         &self,
         response: &ResponseView<'_>,
     ) -> Result<Option<String>, ClientHandshakeError> {
+        self.verify_negotiated(response).map(|n| n.protocol)
+    }
+
+    /// Checks the server's answer like [`verify`](Self::verify) and returns
+    /// everything it agreed to, permessage-deflate included.
+    ///
+    /// # Errors
+    /// The first check the answer fails.
+    pub fn verify_negotiated(
+        &self,
+        response: &ResponseView<'_>,
+    ) -> Result<Negotiated, ClientHandshakeError> {
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             return Err(ClientHandshakeError::Status(response.status()));
         }
@@ -378,11 +449,17 @@ impl ClientRequest {
             (Some(a), None) if a == expected.as_bytes() => {}
             _ => return Err(ClientHandshakeError::BadAccept),
         }
-        if headers.tokens("sec-websocket-extensions").next().is_some() {
-            return Err(ClientHandshakeError::UnexpectedExtension);
-        }
+        let deflate = match &self.compression.filter(|_| extensions::AVAILABLE) {
+            None if headers.tokens("sec-websocket-extensions").next().is_some() => {
+                return Err(ClientHandshakeError::UnexpectedExtension)
+            }
+            None => None,
+            Some(config) => extensions::parse(headers.get_all("sec-websocket-extensions"))
+                .and_then(|answer| extensions::negotiate_client(&answer, config))
+                .map_err(ClientHandshakeError::BadExtension)?,
+        };
         let mut chosen = headers.tokens("sec-websocket-protocol");
-        match (chosen.next(), chosen.next()) {
+        let protocol = match (chosen.next(), chosen.next()) {
             (None, _) => Ok(None),
             (Some(p), None) => self
                 .protocols
@@ -392,7 +469,8 @@ impl ClientRequest {
                 .map(Some)
                 .ok_or(ClientHandshakeError::UnexpectedProtocol),
             (Some(_), Some(_)) => Err(ClientHandshakeError::UnexpectedProtocol),
-        }
+        }?;
+        Ok(Negotiated { protocol, deflate })
     }
     // ANCHOR_END: verify
 }
@@ -432,6 +510,7 @@ mod tests {
         let config = HandshakeConfig {
             protocols: vec!["v1.chat".into(), "v2.chat".into()],
             allowed_origins: Some(vec!["HTTP://EXAMPLE.ORG".into()]),
+            ..HandshakeConfig::default()
         };
         let accepted = accept(&index.view(&wire), &config).unwrap();
         assert_eq!(accepted.protocol.as_deref(), Some("v1.chat"));

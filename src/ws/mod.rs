@@ -8,6 +8,9 @@
 //! - [`utf8`]: incremental UTF-8 validation, so bad text fails fast.
 //! - [`close`]: close codes and the close frame payload.
 //! - [`message`]: the [`Message`] type applications see.
+//! - [`extensions`]: `Sec-WebSocket-Extensions` and the negotiation of
+//!   permessage-deflate (RFC 7692).
+//! - [`deflate`]: the permessage-deflate codec, bounded by the size limit.
 //! - [`protocol`]: the sans-IO state machine ([`Reader`], [`Writer`],
 //!   [`Connection`]): fragmentation, control frames, limits, closing.
 //! - [`socket`]: the tokio shell, [`WebSocket`], over any upgraded stream.
@@ -20,6 +23,8 @@
 
 pub mod client;
 pub mod close;
+pub mod deflate;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -33,6 +38,7 @@ pub mod utf8;
 /// fuzz crate) need not depend on a matching `bytes` version themselves.
 pub use bytes::{Bytes, BytesMut};
 pub use client::{client_handshake, connect, ClientConfig, ConnectError, WsUrl};
+pub use extensions::{DeflateConfig, DeflateParams, ExtensionError};
 pub use frame::{FrameError, FrameHeader, Opcode};
 pub use handshake::{accept_key, Accepted, ClientHandshakeError, HandshakeConfig, HandshakeError};
 pub use mask::apply_mask;

@@ -20,6 +20,8 @@ use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 use super::close::{self, is_valid_close_code, parse_close_payload, ClosePayloadError};
+use super::deflate::{Deflater, InflateError, Inflater};
+use super::extensions::DeflateParams;
 use super::frame::{write_frame, FrameError, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD};
 use super::mask::apply_mask;
 use super::message::{CloseFrame, Message};
@@ -71,8 +73,12 @@ impl Default for Limits {
 pub enum ProtocolError {
     /// The frame header itself is malformed (1002).
     Frame(FrameError),
-    /// RSV1–3 set although no extension was negotiated (1002).
+    /// RSV1–3 set where no negotiated extension defines them (1002): any
+    /// bit without an extension, RSV1 on a control frame or a
+    /// continuation with permessage-deflate, RSV2 and RSV3 always.
     ReservedBits,
+    /// A compressed message is not valid DEFLATE data (1002).
+    Inflate,
     /// A server got an unmasked frame: clients must mask (1002).
     UnmaskedFrame,
     /// A client got a masked frame: servers must not mask (1002).
@@ -116,6 +122,7 @@ impl ProtocolError {
             }
             ProtocolError::InvalidClose(e) => e.close_code(),
             ProtocolError::ReservedBits
+            | ProtocolError::Inflate
             | ProtocolError::UnmaskedFrame
             | ProtocolError::MaskedFrame
             | ProtocolError::FragmentedControl
@@ -137,6 +144,7 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::Frame(e) => write!(f, "{e}"),
             ProtocolError::ReservedBits => f.write_str("reserved bits set"),
+            ProtocolError::Inflate => f.write_str("invalid compressed data"),
             ProtocolError::UnmaskedFrame => f.write_str("client frame not masked"),
             ProtocolError::MaskedFrame => f.write_str("server frame masked"),
             ProtocolError::FragmentedControl => f.write_str("fragmented control frame"),
@@ -207,6 +215,8 @@ enum ReadState {
 #[derive(Debug)]
 struct Partial {
     text: bool,
+    /// RSV1 was set on the first frame: the payload is deflated.
+    compressed: bool,
     data: BytesMut,
     utf8: Utf8Validator,
 }
@@ -222,6 +232,8 @@ pub struct Reader {
     control: BytesMut,
     /// A close frame was received or an error occurred: nothing more to read.
     closed: bool,
+    /// permessage-deflate, if the handshake agreed on it.
+    inflater: Option<Inflater>,
 }
 
 // ANCHOR: reassemble
@@ -235,7 +247,19 @@ impl Reader {
             partial: None,
             control: BytesMut::new(),
             closed: false,
+            inflater: None,
         }
+    }
+
+    /// Decompresses messages the peer marks with RSV1, as `params` (from
+    /// the handshake) agreed.
+    pub fn set_deflate(&mut self, params: &DeflateParams) {
+        self.inflater = Inflater::new(self.role, params);
+    }
+
+    /// Does the reader hold decompressor state (a window) right now?
+    pub fn holds_inflate_state(&self) -> bool {
+        self.inflater.as_ref().is_some_and(Inflater::has_state)
     }
 
     /// Has the reader finished, by receiving a close frame or an error?
@@ -322,7 +346,11 @@ impl Reader {
     // ANCHOR: header_rules
     /// Checks a header against the rules before any payload is accepted.
     fn start_frame(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        if h.rsv1 || h.rsv2 || h.rsv3 {
+        // RSV1 means "compressed", on the first frame of a data message
+        // only (RFC 7692 §6.1), and only if the handshake agreed.
+        let compressed_start =
+            self.inflater.is_some() && matches!(h.opcode, Opcode::Text | Opcode::Binary);
+        if (h.rsv1 && !compressed_start) || h.rsv2 || h.rsv3 {
             return Err(ProtocolError::ReservedBits);
         }
         match (self.role, h.mask.is_some()) {
@@ -354,7 +382,14 @@ impl Reader {
             (Some(p), _) => p.data.len() as u64,
             (None, _) => 0,
         };
-        let len = so_far.saturating_add(h.payload_len);
+        // A compressed frame's wire length says nothing about what it
+        // inflates to: that is limited while inflating (`inflate_chunk`).
+        let compressed = h.rsv1 || self.partial.as_ref().is_some_and(|p| p.compressed);
+        let len = if compressed {
+            so_far
+        } else {
+            so_far.saturating_add(h.payload_len)
+        };
         if len > self.limits.max_message_size {
             return Err(ProtocolError::MessageTooLarge {
                 len,
@@ -364,6 +399,7 @@ impl Reader {
         if self.partial.is_none() {
             self.partial = Some(Partial {
                 text: h.opcode == Opcode::Text,
+                compressed: h.rsv1,
                 data: BytesMut::new(),
                 utf8: Utf8Validator::new(),
             });
@@ -377,6 +413,9 @@ impl Reader {
         let Some(p) = self.partial.as_mut() else {
             return Ok(()); // start_frame guarantees a message; nothing to add to
         };
+        if p.compressed {
+            return self.inflate_chunk(Some(&chunk));
+        }
         if p.text {
             p.utf8
                 .feed(&chunk)
@@ -386,7 +425,43 @@ impl Reader {
         Ok(())
     }
 
+    // ANCHOR: inflate_chunk
+    /// Inflates a piece of a compressed message into it (`None`: the end
+    /// of the message, which puts the trailer back), then validates the
+    /// new text. The size limit applies to the inflated bytes and is
+    /// checked while inflating, so a bomb stops at the limit.
+    fn inflate_chunk(&mut self, chunk: Option<&[u8]>) -> Result<(), ProtocolError> {
+        let (Some(p), Some(inflater)) = (self.partial.as_mut(), self.inflater.as_mut()) else {
+            return Ok(());
+        };
+        let max = usize::try_from(self.limits.max_message_size).unwrap_or(usize::MAX);
+        let before = p.data.len();
+        let result = match chunk {
+            Some(chunk) => inflater.inflate(chunk, &mut p.data, max),
+            None => inflater.finish(&mut p.data, max),
+        };
+        // What was inflated before an error comes first in the stream:
+        // check it first, so the verdict does not depend on how the input
+        // was cut into reads.
+        if p.text {
+            p.utf8
+                .feed(&p.data[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        result.map_err(|e| match e {
+            InflateError::Corrupt => ProtocolError::Inflate,
+            InflateError::TooLarge { len } => ProtocolError::MessageTooLarge {
+                len,
+                max: self.limits.max_message_size,
+            },
+        })
+    }
+    // ANCHOR_END: inflate_chunk
+
     fn finish_message(&mut self) -> Result<Message, ProtocolError> {
+        if self.partial.as_ref().is_some_and(|p| p.compressed) {
+            self.inflate_chunk(None)?;
+        }
         let Some(mut p) = self.partial.take() else {
             return Err(ProtocolError::UnexpectedContinuation);
         };
@@ -487,6 +562,8 @@ pub struct Writer {
     output: BytesMut,
     close_sent: bool,
     keys: MaskKeys,
+    /// permessage-deflate, if the handshake agreed on it.
+    deflater: Option<Deflater>,
 }
 
 impl Writer {
@@ -497,7 +574,19 @@ impl Writer {
             output: BytesMut::new(),
             close_sent: false,
             keys: MaskKeys::new(),
+            deflater: None,
         }
+    }
+
+    /// Compresses data messages from the configured threshold on, as
+    /// `params` (from the handshake) agreed.
+    pub fn set_deflate(&mut self, params: &DeflateParams) {
+        self.deflater = Deflater::new(self.role, params);
+    }
+
+    /// Does the writer hold compressor state right now?
+    pub fn holds_deflate_state(&self) -> bool {
+        self.deflater.as_ref().is_some_and(Deflater::has_state)
     }
 
     // ANCHOR: encode_message
@@ -511,8 +600,8 @@ impl Writer {
             return Err(SendError::Closed);
         }
         match msg {
-            Message::Text(s) => self.frame(Opcode::Text, s.as_bytes()),
-            Message::Binary(b) => self.frame(Opcode::Binary, b),
+            Message::Text(s) => self.data_frame(Opcode::Text, s.as_bytes()),
+            Message::Binary(b) => self.data_frame(Opcode::Binary, b),
             Message::Ping(p) | Message::Pong(p) if p.len() > MAX_CONTROL_PAYLOAD => {
                 return Err(SendError::ControlTooLong)
             }
@@ -555,7 +644,7 @@ impl Writer {
             Message::Binary(b) => (Opcode::Binary, &b[..]),
             _ => return self.send(msg).map(|()| None),
         };
-        if self.role == Role::Client || payload.len() < ZERO_COPY_FROM {
+        if self.role == Role::Client || payload.len() < ZERO_COPY_FROM || self.compresses(payload) {
             return self.send(msg).map(|()| None);
         }
         if self.close_sent {
@@ -566,12 +655,38 @@ impl Writer {
     }
     // ANCHOR_END: send_zero_copy
 
-    fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
-        let mask = match self.role {
+    fn compresses(&self, payload: &[u8]) -> bool {
+        self.deflater
+            .as_ref()
+            .is_some_and(|d| d.wants(payload.len()))
+    }
+
+    // ANCHOR: deflate_frame
+    /// A data message as one frame: compressed, with RSV1 set, if
+    /// permessage-deflate is on and the message is long enough to gain.
+    fn data_frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let Some(deflater) = self.deflater.as_mut().filter(|d| d.wants(payload.len())) else {
+            return self.frame(opcode, payload);
+        };
+        let mut compressed = BytesMut::new();
+        deflater.compress(payload, &mut compressed);
+        let header = FrameHeader {
+            rsv1: true,
+            ..FrameHeader::whole(opcode, self.mask_key(), 0)
+        };
+        write_frame(&mut self.output, &header, &compressed);
+    }
+    // ANCHOR_END: deflate_frame
+
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        match self.role {
             Role::Client => Some(self.keys.next_key()),
             Role::Server => None,
-        };
-        let header = FrameHeader::whole(opcode, mask, payload.len() as u64);
+        }
+    }
+
+    fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
+        let header = FrameHeader::whole(opcode, self.mask_key(), payload.len() as u64);
         write_frame(&mut self.output, &header, payload);
     }
     // ANCHOR_END: encode_message
@@ -795,6 +910,34 @@ impl Connection {
     pub fn with_timers(mut self, timers: Timers) -> Self {
         self.timers = timers;
         self
+    }
+
+    // ANCHOR: connection_deflate
+    /// Turns on permessage-deflate as the handshake agreed (`None`: it
+    /// did not): the reader inflates RSV1 messages, the writer compresses.
+    pub fn with_deflate(mut self, params: Option<&DeflateParams>) -> Self {
+        if let Some(params) = params {
+            self.set_deflate(params);
+        }
+        self
+    }
+
+    /// Like [`with_deflate`](Self::with_deflate), on a connection in place;
+    /// call it before any message flows.
+    pub fn set_deflate(&mut self, params: &DeflateParams) {
+        self.reader.set_deflate(params);
+        self.writer.set_deflate(params);
+    }
+    // ANCHOR_END: connection_deflate
+
+    /// Which compression state is held right now, as (compressor,
+    /// decompressor): an idle connection without context takeover holds
+    /// neither.
+    pub fn holds_deflate_state(&self) -> (bool, bool) {
+        (
+            self.writer.holds_deflate_state(),
+            self.reader.holds_inflate_state(),
+        )
     }
 
     /// Where the connection is in its life.

@@ -38,6 +38,16 @@ where
     F: FnOnce(WebSocket<Box<dyn Io>>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // One knob for both roles: `Config::compression` applies unless the
+    // handshake settings choose their own.
+    let with_socket_policy;
+    let handshake = match (&handshake.compression, config.compression) {
+        (None, Some(policy)) => {
+            with_socket_policy = handshake.clone().with_compression(Some(policy));
+            &with_socket_policy
+        }
+        _ => handshake,
+    };
     let accepted = match handshake::accept(&request.head(), handshake) {
         Ok(accepted) => accepted,
         Err(err) => {
@@ -50,10 +60,12 @@ where
         }
     };
     let protocol = accepted.protocol.clone();
+    let deflate = accepted.deflate;
     let mut response = Response::takeover(101, move |upgraded: Upgraded| async move {
         let socket = WebSocket::from_upgraded(upgraded.io, Role::Server, config, upgraded.read_buf)
             .with_shutdown(upgraded.shutdown)
-            .with_subprotocol(protocol);
+            .with_subprotocol(protocol)
+            .with_deflate(deflate);
         handler(socket).await;
     });
     response.head = accepted.response_head();

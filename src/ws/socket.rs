@@ -27,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::time::Instant;
 
 use super::close::GOING_AWAY;
+use super::extensions::{DeflateConfig, DeflateParams};
 use super::message::{CloseFrame, Message};
 use super::protocol::{
     CloseState, Connection, Limits, ProtocolError, Role, SendError, TimedOut, Timers,
@@ -59,6 +60,10 @@ pub struct Config {
     /// The longest one send (or an automatic reply) may take to write. A
     /// peer that stops reading cannot hold a sender, or its task, for ever.
     pub write_timeout: Duration,
+    /// permessage-deflate (RFC 7692): what a client offers, and what a
+    /// server accepts unless its `HandshakeConfig` says otherwise. `None`
+    /// (the default): no compression.
+    pub compression: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -74,6 +79,7 @@ impl Default for Config {
             ping_after: timers.ping_after,
             pong_timeout: timers.pong_timeout,
             write_timeout: Duration::from_secs(30),
+            compression: None,
         }
     }
 }
@@ -113,6 +119,12 @@ impl Config {
     /// Sets [`Config::write_timeout`].
     pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Config::compression`].
+    pub fn with_compression(mut self, compression: Option<DeflateConfig>) -> Self {
+        self.compression = compression;
         self
     }
 
@@ -485,6 +497,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// with the server's shutdown switch.
     pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
         self.reader.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Turns on permessage-deflate as the handshake agreed (`None`: it did
+    /// not). Call before the first message.
+    pub fn with_deflate(self, params: Option<DeflateParams>) -> Self {
+        if let Some(params) = &params {
+            self.writer.shared.core().set_deflate(params);
+        }
         self
     }
 

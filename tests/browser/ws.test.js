@@ -1,8 +1,10 @@
-// WebSocket in the browser against /echo: text, a 1 MiB text, a 64 KiB
-// binary ArrayBuffer byte for byte, a clean 1000 close; and the frames as
-// the server's wire view decoded them.
+// WebSocket in the browser against /echo: Chromium negotiates
+// permessage-deflate; text, a 1 MiB text, a 64 KiB binary ArrayBuffer
+// come back byte for byte, a clean 1000 close; and the frames as the
+// server's wire view decoded them (compressed: RSV1 set).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inflateRawSync } from 'node:zlib';
 import { useServerAndBrowser, openPage, waitInPage } from './harness.js';
 
 let page;
@@ -24,6 +26,7 @@ const env = useServerAndBrowser(async () => {
         socket.onopen = () =>
           resolve({
             socket,
+            extensions: socket.extensions,
             echo: (data) =>
               new Promise((r) => {
                 waiting.push(r);
@@ -38,9 +41,9 @@ const env = useServerAndBrowser(async () => {
   });
 });
 
-test('echo: a short text, a 1 MiB text and a 64 KiB ArrayBuffer come back byte for byte; close 1000 is clean', async () => {
+test('echo: compression is negotiated; a short text, a 1 MiB text and a 64 KiB ArrayBuffer come back byte for byte; close 1000 is clean', async () => {
   const result = await page.evaluate(async () => {
-    const { socket, echo } = await window.openEcho();
+    const { socket, extensions, echo } = await window.openEcho();
     const short = 'héllo, wörld 👋';
     const shortBack = await echo(short);
     let big = '';
@@ -58,6 +61,7 @@ test('echo: a short text, a 1 MiB text and a 64 KiB ArrayBuffer come back byte f
       socket.close(1000, 'done');
     });
     return {
+      extensions,
       shortOk: shortBack === short,
       bigOk: bigBack === big,
       bigLength: bigBack.length,
@@ -67,6 +71,8 @@ test('echo: a short text, a 1 MiB text and a 64 KiB ArrayBuffer come back byte f
       closed,
     };
   });
+  // What the server's 101 agreed to, as Chromium reports it.
+  assert.match(result.extensions, /^permessage-deflate(;|$)/);
   assert.equal(result.shortOk, true);
   assert.equal(result.bigOk, true);
   assert.equal(result.bigLength, 1 << 20);
@@ -90,31 +96,35 @@ test('the wire view shows the frames as ws::FrameHeader::decode read them', asyn
     null,
     { what: 'the echo close frame on the wire view' },
   );
-  const find = (dir, opcode, len) => frames.find((f) => f.dir === dir && f.opcode === opcode && f.len === len);
-  // Browser → server: masked, always. 64 KiB needs the 64-bit length form.
-  const binIn = find('in', 'binary', 65536);
+  const find = (dir, opcode) => frames.find((f) => f.dir === dir && f.opcode === opcode);
+  const headLen = (f) => 2 + (f.len < 126 ? 0 : f.len < 65536 ? 2 : 8) + (f.mask ? 4 : 0);
+  // Browser → server: masked, always, and compressed: RSV1 on every data
+  // message Chromium sends, with a payload shorter than the message.
+  const binIn = find('in', 'binary');
   assert.ok(binIn, JSON.stringify(frames.map(({ payload, ...f }) => f)));
   assert.equal(binIn.fin, true);
+  assert.equal(binIn.rsv1, true);
+  assert.ok(binIn.len < 65536, `64 KiB compressed to ${binIn.len} bytes`);
   assert.match(binIn.mask, /^[0-9a-f]{8}$/);
-  assert.equal(binIn.head.length / 2, 14, '2 + 8 length bytes + 4 mask bytes');
-  // Server → browser: never masked.
-  const binOut = find('out', 'binary', 65536);
+  assert.equal(binIn.head.length / 2, headLen(binIn));
+  // Server → browser: never masked; compressed too (over our threshold).
+  const binOut = find('out', 'binary');
   assert.equal(binOut.mask, null);
-  assert.equal(binOut.head.length / 2, 10);
-  // The short text, unmasked by the tracker, reads as sent.
+  assert.equal(binOut.rsv1, true);
+  assert.equal(binOut.head.length / 2, headLen(binOut));
+  // The short text is Chromium's first message: it inflates on its own,
+  // once the removed 00 00 ff ff is put back.
   const textIn = frames.find((f) => f.dir === 'in' && f.opcode === 'text' && !f.cut);
-  assert.equal(Buffer.from(textIn.payload, 'base64').toString('utf8'), 'héllo, wörld 👋');
-  // The 1 MiB text, as Chromium framed it: fragmented, a text frame with
-  // FIN=0, continuation frames, the last with FIN=1, adding up to 1 MiB.
-  const inbound = frames.filter((f) => f.dir === 'in');
-  const first = inbound.findIndex((f) => f.opcode === 'text' && !f.fin);
-  assert.ok(first >= 0, 'Chromium fragments a 1 MiB message');
-  const last = inbound.findIndex((f, i) => i > first && f.opcode === 'continuation' && f.fin);
-  const fragments = inbound.slice(first, last + 1);
-  assert.ok(fragments.slice(1).every((f) => f.opcode === 'continuation'));
-  assert.equal(fragments.reduce((n, f) => n + f.len, 0), 1 << 20);
-  // Our server sends the echo back as one frame.
-  assert.equal(find('out', 'text', 1 << 20).fin, true);
+  assert.equal(textIn.rsv1, true);
+  const inflated = inflateRawSync(Buffer.concat([Buffer.from(textIn.payload, 'base64'), Buffer.from([0, 0, 0xff, 0xff])]), {
+    finishFlush: 2, // Z_SYNC_FLUSH: the message has no end-of-stream block
+  });
+  assert.equal(inflated.toString('utf8'), 'héllo, wörld 👋');
+  // The 1 MiB text of a repeated alphabet shrinks to a few KiB each way.
+  const bigIn = frames.find((f) => f.dir === 'in' && f.opcode === 'text' && f !== textIn);
+  const bigOut = frames.filter((f) => f.dir === 'out' && f.opcode === 'text').at(-1);
+  assert.ok(bigIn.rsv1 && bigIn.len < 64 * 1024, `1 MiB text in as ${bigIn.len} bytes`);
+  assert.ok(bigOut.rsv1 && bigOut.fin && bigOut.len < 64 * 1024, `1 MiB text out as ${bigOut.len} bytes`);
   // The close handshake: the browser's 1000 "done", the server's answer
   // 1000 with no reason.
   const closeOf = (dir) => Buffer.from(frames.find((f) => f.dir === dir && f.opcode === 'close').payload, 'base64');
@@ -122,7 +132,7 @@ test('the wire view shows the frames as ws::FrameHeader::decode read them', asyn
   assert.equal(closeOf('in').subarray(2).toString(), 'done');
   assert.equal(closeOf('out').readUInt16BE(0), 1000);
   t.diagnostic(
-    `64 KiB binary: browser frame header ${binIn.head} (masked), server frame header ${binOut.head}; ` +
-      `Chromium sent the 1 MiB text as ${fragments.length} frames of ${fragments.map((f) => f.len).join(', ')} bytes`,
+    `permessage-deflate: 64 KiB binary in ${binIn.len} bytes (browser), out ${binOut.len} bytes (server); ` +
+      `1 MiB text in ${bigIn.len} bytes, out ${bigOut.len} bytes`,
   );
 });

@@ -45,7 +45,11 @@ async fn talk(url: &str) -> Result<(), Box<dyn std::error::Error>> {
 /// write its report.
 async fn autobahn(base: &str) -> Result<(), Box<dyn std::error::Error>> {
     const AGENT: &str = "realtime-events";
-    let config = ClientConfig::default();
+    // Offer permessage-deflate, so cases 12.* and 13.* test it too.
+    let mut config = ClientConfig::default();
+    config.socket = config
+        .socket
+        .with_compression(Some(ws::DeflateConfig::default()));
     let count: u32 = {
         // The server may still be starting: retry for a few seconds.
         let mut tries = 0;
