@@ -126,7 +126,9 @@ fn every_example_is_registered() {
 fn numbered_chapters(summary: &str) -> Vec<(String, String)> {
     summary
         .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("- ["))
+        // Top-level items only: a nested one renders as N.M under its
+        // parent (chapter 10.1 is ch10-1-…), checked below.
+        .filter_map(|line| line.strip_prefix("- ["))
         .map(|entry| {
             let (title, rest) = entry.split_once("](").expect("- [title](file.md)");
             let file = rest.split_once(')').expect("closing parenthesis").0;
@@ -371,6 +373,7 @@ fn every_chapter_opens_with_its_aims_and_ends_with_try_this() {
         .map(|(_, file)| file)
         .collect();
     files.push("ch00-realtime-on-the-web.md".to_string());
+    files.extend(nested_chapters(&summary));
     for file in files {
         let text = fs::read_to_string(Path::new("tutorial/src").join(&file)).unwrap();
         let first_section = text.find("\n## ").unwrap_or(text.len());
@@ -396,4 +399,47 @@ fn the_stated_minimum_rust_is_cargo_tomls() {
     let readme = fs::read_to_string("README.md").unwrap();
     assert!(readme.contains(&needle), "README.md should say {needle:?}");
     assert_states("introduction.md", &needle);
+}
+
+/// The files of nested chapters (`  - [title](chNN-M-….md)`).
+fn nested_chapters(summary: &str) -> Vec<String> {
+    summary
+        .lines()
+        .filter(|line| line.starts_with(' '))
+        .filter_map(|line| line.trim_start().strip_prefix("- ["))
+        .map(|entry| {
+            entry
+                .split_once("](")
+                .unwrap()
+                .1
+                .split_once(')')
+                .unwrap()
+                .0
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn nested_chapters_are_named_after_their_parent() {
+    let summary = fs::read_to_string("tutorial/src/SUMMARY.md").unwrap();
+    let mut parent = String::new();
+    let mut seen = 0;
+    for line in summary.lines() {
+        let Some(entry) = line.trim_start().strip_prefix("- [") else {
+            continue;
+        };
+        let file = entry.split_once("](").unwrap().1.split_once(')').unwrap().0;
+        if line.starts_with(' ') {
+            assert!(
+                file.starts_with(&format!("{parent}-"))
+                    && file[parent.len() + 1..].starts_with(|c: char| c.is_ascii_digit()),
+                "{file} is nested under {parent}: name it {parent}-N-…"
+            );
+            seen += 1;
+        } else {
+            parent = file[..4].to_string();
+        }
+    }
+    assert!(seen >= 1, "chapter 10.1 is nested under chapter 10");
 }
