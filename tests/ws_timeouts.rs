@@ -12,8 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use realtime_events::server::{Router, ServerConfig};
 use realtime_events::ws::{self, Config, HandshakeConfig, Limits, Message, Reader, Role, WsError};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as TMsg;
 
@@ -47,30 +46,10 @@ fn echo_router() -> Router {
     })
 }
 
-/// Opens `/echo` by hand and returns the stream after the 101.
-async fn open_raw(addr: std::net::SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "));
-    stream
-}
-
 #[tokio::test]
 async fn a_silent_peer_is_pinged_then_closed_with_1011() {
     let server = start(echo_router(), ServerConfig::default()).await;
-    let mut stream = open_raw(server.addr).await;
+    let mut stream = open_ws(server.addr, "/echo").await;
     let opened = Instant::now();
     // Say nothing; read everything the server sends until it hangs up.
     let mut wire = Vec::new();
@@ -152,14 +131,7 @@ async fn a_peer_that_never_reads_cannot_hold_a_sender() {
         }
     });
     let server = start(router, ServerConfig::default()).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /flood HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
+    let stream = open_ws(server.addr, "/flood").await;
     // Never read: the socket buffers fill, then a send stalls.
     let (error, elapsed) = tokio::time::timeout(Duration::from_secs(10), reports.recv())
         .await

@@ -158,3 +158,26 @@ pub fn ws_handshake_std(addr: &str, path: &str) -> std::net::TcpStream {
     assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
     stream
 }
+
+/// Opens a WebSocket at `path` by hand (no client library) and returns the
+/// stream right after the 101, for tests that then speak raw frames.
+pub async fn open_ws(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
