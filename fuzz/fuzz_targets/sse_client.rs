@@ -17,15 +17,14 @@ use realtime_events::sse::{ParsedEvent, ParserConfig};
 use realtime_events::ws::BytesMut;
 
 /// Small limits so the parser's and the chunk decoder's limits are reached.
-const LIMITS: Limits = Limits {
-    max_head_bytes: 1024,
-    max_headers: 16,
-    max_target_len: 64,
-    max_method_len: 16,
-    max_body_bytes: 4096,
-    max_chunk_line: 32,
-    max_trailer_bytes: 64,
-};
+const LIMITS: Limits = Limits::DEFAULT
+    .with_max_head_bytes(1024)
+    .with_max_headers(16)
+    .with_max_target_len(64)
+    .with_max_method_len(16)
+    .with_max_body_bytes(4096)
+    .with_max_chunk_line(32)
+    .with_max_trailer_bytes(64);
 
 #[derive(Debug, PartialEq)]
 struct Outcome {

@@ -9,7 +9,6 @@
 use libfuzzer_sys::fuzz_target;
 use realtime_events::sse::{EventStreamParser, Item, ParseError, ParserConfig};
 
-
 /// Feeds `chunks` in order; stops at the first error, as a caller would.
 fn run<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> (Vec<Item>, Result<(), ParseError>) {
     let mut parser = EventStreamParser::with_config(

@@ -15,9 +15,18 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(url.path().starts_with('/'));
-    assert!(url.path().bytes().all(|b| b.is_ascii_graphic() && b != b'#'));
+    assert!(url
+        .path()
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'#'));
     assert_ne!(url.port(), 0);
-    let spelled = format!("{}://{}:{}{}", url.scheme(), url.host(), url.port(), url.path());
+    let spelled = format!(
+        "{}://{}:{}{}",
+        url.scheme(),
+        url.host(),
+        url.port(),
+        url.path()
+    );
     assert_eq!(Url::parse(&spelled).as_ref(), Ok(&url));
     let via_host = format!("{}://{}{}", url.scheme(), url.host_header(), url.path());
     assert_eq!(Url::parse(&via_host), Ok(url));

@@ -74,7 +74,12 @@ fn frames(peer: Role, p: &DeflateParams, mut body: &[u8]) -> BytesMut {
     wire
 }
 
-fn run(role: Role, p: &DeflateParams, wire: &[u8], sizes: &[u8]) -> (Vec<Message>, Option<ProtocolError>) {
+fn run(
+    role: Role,
+    p: &DeflateParams,
+    wire: &[u8],
+    sizes: &[u8],
+) -> (Vec<Message>, Option<ProtocolError>) {
     let mut conn = Connection::new(role, LIMITS).with_deflate(Some(p));
     let mut input = BytesMut::new();
     let mut messages = Vec::new();
