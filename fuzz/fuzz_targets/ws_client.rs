@@ -10,6 +10,9 @@
 
 #![no_main]
 
+#[path = "common/chunks.rs"]
+mod chunks;
+
 use libfuzzer_sys::fuzz_target;
 use realtime_events::http::{Limits as HttpLimits, ResponseParser, Status};
 use realtime_events::ws::handshake::ClientRequest;
@@ -50,16 +53,7 @@ fn run(body: &[u8], sizes: &[u8]) -> Outcome {
     };
     let mut written = BytesMut::new();
     let mut input = BytesMut::new();
-    let mut rest = body;
-    let mut i = 0;
-    'feed: while !rest.is_empty() {
-        let size = match sizes {
-            [] => rest.len(),
-            _ => 1 + usize::from(sizes[i % sizes.len()]),
-        };
-        i += 1;
-        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-        rest = tail;
+    'feed: for chunk in chunks::chunks(body, sizes) {
         input.extend_from_slice(chunk);
         let conn = match &mut conn {
             Some(conn) => conn,

@@ -14,6 +14,9 @@
 
 #![no_main]
 
+#[path = "common/chunks.rs"]
+mod chunks;
+
 use libfuzzer_sys::fuzz_target;
 use realtime_events::ws::deflate::Deflater;
 use realtime_events::ws::frame::write_frame;
@@ -83,16 +86,7 @@ fn run(
     let mut conn = Connection::new(role, LIMITS).with_deflate(Some(p));
     let mut input = BytesMut::new();
     let mut messages = Vec::new();
-    let mut rest = wire;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let size = match sizes {
-            [] => rest.len(),
-            _ => 1 + usize::from(sizes[i % sizes.len()]),
-        };
-        i += 1;
-        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-        rest = tail;
+    for chunk in chunks::chunks(wire, sizes) {
         input.extend_from_slice(chunk);
         loop {
             match conn.receive(&mut input) {

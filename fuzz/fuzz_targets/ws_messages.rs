@@ -9,6 +9,9 @@
 
 #![no_main]
 
+#[path = "common/chunks.rs"]
+mod chunks;
+
 use libfuzzer_sys::fuzz_target;
 use realtime_events::ws::{BytesMut, Connection, Limits, Message, ProtocolError, Reader, Role};
 
@@ -27,16 +30,7 @@ fn run(role: Role, body: &[u8], sizes: &[u8]) -> Outcome {
     let mut input = BytesMut::new();
     let mut messages = Vec::new();
     let mut written = Vec::new();
-    let mut rest = body;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let size = match sizes {
-            [] => rest.len(),
-            _ => 1 + usize::from(sizes[i % sizes.len()]),
-        };
-        i += 1;
-        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-        rest = tail;
+    for chunk in chunks::chunks(body, sizes) {
         input.extend_from_slice(chunk);
         loop {
             match conn.receive(&mut input) {
