@@ -12,4 +12,5 @@ pub mod http;
 mod http_io;
 pub mod server;
 pub mod sse;
+pub mod tls;
 pub mod ws;

@@ -57,6 +57,28 @@ struct Cli {
         default_value_t = 10_000
     )]
     max_connections: usize,
+
+    /// PEM file with the server's certificate chain, leaf first. With
+    /// --tls-key, the server speaks https:// and wss:// (and only those)
+    /// on --addr.
+    #[cfg(feature = "tls")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "REALTIME_EVENTS_TLS_CERT",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM file with the private key of --tls-cert.
+    #[cfg(feature = "tls")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "REALTIME_EVENTS_TLS_KEY",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 impl Cli {
@@ -94,8 +116,22 @@ async fn main() -> ExitCode {
         Ok(server) => server,
         Err(err) => return exit_cannot_listen(cli.addr, &err),
     };
+    #[cfg(feature = "tls")]
+    let server = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => {
+            match realtime_events::tls::server_config_from_pem_files(cert, key) {
+                Ok(tls) => server.with_tls(tls),
+                Err(err) => {
+                    eprintln!("cannot use the TLS certificate: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => server,
+    };
     // One line, on stdout, so scripts and tests can find a port-0 address.
-    println!("listening on http://{}", server.local_addr());
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    println!("listening on {scheme}://{}", server.local_addr());
 
     // Ctrl-C starts a graceful shutdown.
     let shutdown = Shutdown::on_ctrl_c();

@@ -200,7 +200,10 @@ async fn shutdown_closes_open_sockets_with_1001() {
     within("server stops", server.task).await.unwrap();
 }
 
-async fn join(addr: std::net::SocketAddr, nick: &str) -> ws::WebSocket<TcpStream> {
+async fn join(
+    addr: std::net::SocketAddr,
+    nick: &str,
+) -> ws::WebSocket<realtime_events::tls::ClientStream> {
     ws::connect(
         &format!("ws://{addr}/chat?nick={nick}"),
         &ClientConfig::default(),
@@ -209,7 +212,7 @@ async fn join(addr: std::net::SocketAddr, nick: &str) -> ws::WebSocket<TcpStream
     .unwrap()
 }
 
-async fn next_text(socket: &mut ws::WebSocket<TcpStream>) -> String {
+async fn next_text(socket: &mut ws::WebSocket<realtime_events::tls::ClientStream>) -> String {
     loop {
         match within("chat line", socket.recv()).await {
             Some(Ok(Message::Text(t))) => return t,

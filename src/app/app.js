@@ -39,6 +39,16 @@ function withView(path) {
 }
 demo.withView = withView;
 
+// A WebSocket URL for `path` on this server: wss: when the page came over
+// https (a secure page may not open ws: at all: mixed content), ws:
+// otherwise.
+function wsUrl(path) {
+  const url = withView(path);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url;
+}
+demo.wsUrl = wsUrl;
+
 const WIRE_KEEP = 4000; // records kept in memory
 const WIRE_SHOWN = 120; // records kept on screen
 
@@ -121,8 +131,7 @@ function connectChat(nick) {
   let stopped = false;
   const open = () => {
     setState('chat-state', demo.chatStates, socket ? 'reconnecting' : 'connecting');
-    const url = withView('/chat');
-    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const url = wsUrl('/chat');
     url.searchParams.set('nick', nick);
     socket = new WebSocket(url);
     socket.onopen = () => {
@@ -402,8 +411,7 @@ demo.blobOverSse = () =>
 
 demo.blobOverWebSocket = () =>
   new Promise((resolve, reject) => {
-    const url = withView('/blob/ws');
-    url.protocol = 'ws:';
+    const url = wsUrl('/blob/ws');
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';
     let bytes = null;

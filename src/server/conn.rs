@@ -54,6 +54,23 @@ pub async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let deadline = tokio::time::Instant::now() + config.header_read_timeout;
+    serve_connection_by(io, peer, router, config, shutdown, deadline).await;
+}
+
+/// [`serve_connection`], with the first byte due by `first_byte_by`: the
+/// server's accept loop starts that clock before a TLS handshake, so the
+/// handshake and the wait share one header-read timeout.
+pub(crate) async fn serve_connection_by<S>(
+    io: S,
+    peer: Option<SocketAddr>,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+    first_byte_by: tokio::time::Instant,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let started = Instant::now();
     let mut io = io;
     // An idle connection holds only this task and its socket until the
@@ -64,7 +81,7 @@ pub async fn serve_connection<S>(
     // starts at that byte.
     let mut first = [0u8; 1];
     let first_read = tokio::select! {
-        read = tokio::time::timeout(config.header_read_timeout, io.read(&mut first)) => read,
+        read = timeout_at(first_byte_by, io.read(&mut first)) => read,
         () = shutdown.wait() => {
             log_end(peer, 0, started, &End::Shutdown);
             return;

@@ -13,7 +13,11 @@
 //! server.serve(shutdown).await;
 //! # Ok(()) }
 //! ```
+//!
+//! TLS is an [`Acceptor`]: [`Server::with_tls`] serves https and wss on the
+//! same listener, and [`Server::serve_with`] takes any other acceptor.
 
+mod accept;
 mod config;
 mod conn;
 mod request;
@@ -21,6 +25,7 @@ mod response;
 mod router;
 mod shutdown;
 
+pub use accept::{Acceptor, PlainTcp};
 pub use config::ServerConfig;
 pub use conn::serve_connection;
 pub use request::Request;
@@ -36,6 +41,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::http::StatusCode;
 
@@ -49,6 +55,8 @@ pub struct Server {
     listener: TcpListener,
     router: Arc<Router>,
     config: Arc<ServerConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsAcceptor>,
 }
 
 impl Server {
@@ -72,6 +80,8 @@ impl Server {
                         listener,
                         router: Arc::new(router),
                         config: Arc::new(config),
+                        #[cfg(feature = "tls")]
+                        tls: None,
                     })
                 }
                 Err(err) => last_err = Some(err),
@@ -92,17 +102,57 @@ impl Server {
             .expect("a bound TCP listener has an address")
     }
 
-    // ANCHOR: serve
+    /// Serves https and wss instead of http and ws, on the same listener,
+    /// with this rustls configuration (see
+    /// [`tls::server_config_from_pem_files`](crate::tls::server_config_from_pem_files)).
+    /// [`serve`](Self::serve) then runs every connection through a
+    /// [`TlsAcceptor`](crate::tls::TlsAcceptor).
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Server {
+        self.tls = Some(crate::tls::TlsAcceptor::new(config));
+        self
+    }
+
+    /// Whether [`with_tls`](Self::with_tls) was called: the scheme to
+    /// print is then `https`.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        return false;
+    }
+
     /// Serves connections, each in its own task, until `shutdown` is
-    /// triggered. Then it stops accepting (the listener is dropped, so new
-    /// connections are refused), lets open connections finish — idle ones
-    /// close, WebSockets get a 1001 close, SSE streams end at an event
-    /// boundary — and returns once all are done or the grace period ends.
+    /// triggered: plain TCP, or TLS after [`with_tls`](Self::with_tls).
+    /// See [`serve_with`](Self::serve_with).
+    pub async fn serve(self, shutdown: Shutdown) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.clone() {
+            return self.serve_with(tls, shutdown).await;
+        }
+        self.serve_with(PlainTcp, shutdown).await;
+    }
+
+    // ANCHOR: serve
+    /// Serves connections, each in its own task, turning each accepted TCP
+    /// stream into the stream to serve with `acceptor` (TLS, or anything
+    /// else), until `shutdown` is triggered. Then it stops accepting (the
+    /// listener is dropped, so new connections are refused), lets open
+    /// connections finish — idle ones close, WebSockets get a 1001 close,
+    /// SSE streams end at an event boundary — and returns once all are
+    /// done or the grace period ends.
+    ///
+    /// The acceptor's work (a TLS handshake) counts against the header-read
+    /// timeout, like the request head after it: a client that stalls the
+    /// handshake is a slowloris too. Its failures are logged at debug level
+    /// and end only that connection.
     ///
     /// At most [`ServerConfig::max_connections`] are served at once; one
     /// more is answered `503 Service Unavailable` with `Retry-After` and
     /// closed, without its request being read.
-    pub async fn serve(self, shutdown: Shutdown) {
+    pub async fn serve_with<A: Acceptor>(self, acceptor: A, shutdown: Shutdown) {
+        let acceptor = Arc::new(acceptor);
         let mut connections = JoinSet::new();
         let slots = Arc::new(Semaphore::new(self.config.max_connections));
         let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
@@ -113,13 +163,17 @@ impl Server {
                         let _ = stream.set_nodelay(true);
                         let Ok(slot) = slots.clone().try_acquire_owned() else {
                             if let Ok(permit) = refusing.clone().try_acquire_owned() {
-                                tokio::spawn(refuse_over_cap(stream, self.config.clone(), permit));
+                                let refusal = refuse_over_cap(
+                                    acceptor.clone(), stream, self.config.clone(), permit,
+                                );
+                                tokio::spawn(refusal);
                             }
                             continue;
                         };
-                        let serving = serve_connection(
+                        let serving = accept_and_serve(
+                            acceptor.clone(),
                             stream,
-                            Some(peer),
+                            peer,
                             self.router.clone(),
                             self.config.clone(),
                             shutdown.clone(),
@@ -170,14 +224,58 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
+// ANCHOR: accept_and_serve
+/// One connection: the acceptor's work, then [`serve_connection`], both
+/// within one header-read deadline that starts at the TCP accept.
+async fn accept_and_serve<A: Acceptor>(
+    acceptor: Arc<A>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) {
+    let deadline = Instant::now() + config.header_read_timeout;
+    let accepting = tokio::time::timeout_at(deadline, acceptor.accept(tcp, config.clone()));
+    let stream = tokio::select! {
+        accepted = accepting => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => return tracing::debug!(%peer, "handshake failed: {err}"),
+            Err(_elapsed) => return tracing::debug!(%peer, "handshake too slow"),
+        },
+        () = shutdown.wait() => return,
+    };
+    conn::serve_connection_by(stream, Some(peer), router, config, shutdown, deadline).await;
+}
+// ANCHOR_END: accept_and_serve
+
+/// Answers `status` with a short text and closes, lingering: for the
+/// acceptors' own refusals (plain HTTP on the TLS port).
+pub(crate) async fn refuse<S>(
+    io: &mut S,
+    status: StatusCode,
+    why: &'static str,
+    config: &ServerConfig,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    conn::refuse(io, status, why, None, config).await;
+}
+
 /// Answers a connection over the cap: 503, `Retry-After: 1`, close. Its
-/// request is never parsed; the time it takes is bounded by the write
-/// timeout and the lingering close.
-async fn refuse_over_cap(
-    mut stream: TcpStream,
+/// request is never parsed; the acceptor runs first (a TLS client can
+/// only read an answer inside TLS), within the write timeout, and the
+/// rest is bounded by the write timeout and the lingering close.
+async fn refuse_over_cap<A: Acceptor>(
+    acceptor: Arc<A>,
+    tcp: TcpStream,
     config: Arc<ServerConfig>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let accepting = acceptor.accept(tcp, config.clone());
+    let Ok(Ok(mut stream)) = tokio::time::timeout(config.write_timeout, accepting).await else {
+        return;
+    };
     let status = StatusCode::SERVICE_UNAVAILABLE;
     let why = "too many connections, try again";
     conn::refuse(&mut stream, status, why, Some("1"), &config).await;

@@ -1,5 +1,6 @@
 //! An `EventSource` for Rust programs and tests: the tokio shell around
-//! [`EventSourceCore`]. It connects over plain TCP, writes the request the
+//! [`EventSourceCore`]. It connects over TCP (and TLS for `https://`),
+//! writes the request the
 //! core builds, hands it every byte received (the core checks the response
 //! the way a browser does, undoes the body's framing and parses events),
 //! and reconnects by itself after the reconnection time.
@@ -15,8 +16,8 @@
 //!   reconnection time, which the server may change with `retry:`;
 //! * an event cut off by the drop is discarded, never half-delivered.
 //!
-//! Only `http://` URLs can be opened for now: an `https://` URL parses but
-//! is refused with [`ClientError::TlsNotSupported`]. Redirects are not
+//! `https://` URLs need the `tls` feature (on by default); without it they
+//! are refused with [`ClientError::TlsNotSupported`]. Redirects are not
 //! followed: a 3xx fails the source like any other non-200 status.
 
 use std::collections::VecDeque;
@@ -29,6 +30,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::tls::ClientStream;
 
 use super::handshake::{EventSourceCore, Progress, ResponseError};
 use super::parser::{ParsedEvent, ParserConfig};
@@ -69,6 +72,9 @@ pub struct ClientConfig {
     pub parser: ParserConfig,
     /// Limits for the response head (and chunk lines).
     pub limits: Limits,
+    /// Whom to trust for `https://`: the system's roots by default.
+    #[cfg(feature = "tls")]
+    pub tls: crate::tls::ClientTls,
 }
 
 impl Default for ClientConfig {
@@ -81,6 +87,8 @@ impl Default for ClientConfig {
             last_event_id: None,
             parser: ParserConfig::default(),
             limits: Limits::default(),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::ClientTls::default(),
         }
     }
 }
@@ -134,6 +142,26 @@ impl ClientConfig {
         self.limits = limits;
         self
     }
+
+    /// Also trusts this root certificate for `https://` (a private or
+    /// test CA), besides the system's.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_root_certificate(
+        mut self,
+        cert: rustls_pki_types::CertificateDer<'static>,
+    ) -> Self {
+        self.tls = self.tls.with_root_certificate(cert);
+        self
+    }
+
+    /// Uses these TLS settings for `https://`.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
 }
 
 /// Why an [`EventSource`] stopped for good, or could not start.
@@ -142,8 +170,12 @@ pub enum ClientError {
     /// Not an `http://host[:port][/path]` URL we accept (or a path given
     /// to [`EventSource::connect_to`] that cannot be a request-target).
     InvalidUrl(UrlError),
-    /// An `https://` URL: TLS is not supported yet.
+    /// An `https://` URL, in a build without the `tls` feature.
     TlsNotSupported,
+    /// The TLS handshake failed: an unknown CA, a certificate for another
+    /// name, a server that does not speak TLS. Retried like any network
+    /// error, as a browser does.
+    Tls(io::Error),
     /// Connecting, or reading the response head, failed (only reported for
     /// the first connection or after [`ClientConfig::max_failed_attempts`];
     /// other drops are retried).
@@ -161,7 +193,8 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientError::InvalidUrl(err) => write!(f, "invalid URL: {err}"),
-            ClientError::TlsNotSupported => f.write_str("TLS (https://) not supported yet"),
+            ClientError::TlsNotSupported => f.write_str("https:// needs the crate's `tls` feature"),
+            ClientError::Tls(err) => write!(f, "TLS handshake failed: {err}"),
             ClientError::Io(err) => write!(f, "connection failed: {err}"),
             ClientError::Http(err) => write!(f, "malformed response: {err}"),
             ClientError::Status(code) => write!(f, "server answered {code}, not 200"),
@@ -183,6 +216,8 @@ struct Target {
     host: String,
     /// Path and query.
     path: String,
+    /// For `https://`: the name the certificate must be for.
+    tls_host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +228,7 @@ enum Connect {
 
 /// One open response body.
 struct Connection {
-    stream: TcpStream,
+    stream: ClientStream,
     /// Bytes read but not yet used by the core.
     buf: BytesMut,
 }
@@ -264,7 +299,7 @@ impl EventSource {
     pub async fn connect(url: &str, config: ClientConfig) -> Result<EventSource, ClientError> {
         let url =
             Url::parse_for(url, &[Scheme::Http, Scheme::Https]).map_err(ClientError::InvalidUrl)?;
-        if url.scheme().is_tls() {
+        if url.scheme().is_tls() && cfg!(not(feature = "tls")) {
             return Err(ClientError::TlsNotSupported);
         }
         let connect = match url.connect_host().parse() {
@@ -275,6 +310,10 @@ impl EventSource {
             connect,
             host: url.host_header(),
             path: url.path().to_string(),
+            tls_host: url
+                .scheme()
+                .is_tls()
+                .then(|| url.connect_host().to_string()),
         };
         Self::start(target, config).await
     }
@@ -295,6 +334,7 @@ impl EventSource {
             connect: Connect::Addr(addr),
             host: addr.to_string(),
             path,
+            tls_host: None,
         };
         Self::start(target, config).await
     }
@@ -470,13 +510,14 @@ impl EventSource {
 
     async fn open_inner(&mut self) -> Result<Opened, AttemptError> {
         let io = |err| AttemptError::Retry(ClientError::Io(err));
-        let mut stream = match &self.target.connect {
+        let tcp = match &self.target.connect {
             Connect::Addr(addr) => TcpStream::connect(addr).await.map_err(io)?,
             Connect::Name(name, port) => TcpStream::connect((name.as_str(), *port))
                 .await
                 .map_err(io)?,
         };
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let mut stream = self.wrap(tcp).await?;
         let mut request = BytesMut::new();
         self.core
             .start(&self.target.host, &self.target.path, &mut request);
@@ -516,6 +557,22 @@ impl EventSource {
         }
     }
     // ANCHOR_END: open
+
+    /// The TCP stream as is for `http://`, in TLS for `https://`.
+    async fn wrap(&self, tcp: TcpStream) -> Result<ClientStream, AttemptError> {
+        let Some(host) = &self.target.tls_host else {
+            return Ok(ClientStream::Plain(tcp));
+        };
+        #[cfg(feature = "tls")]
+        return crate::tls::wrap_client(tcp, host, &self.config.tls)
+            .await
+            .map_err(|err| AttemptError::Retry(ClientError::Tls(err)));
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = host;
+            Err(AttemptError::Fatal(ClientError::TlsNotSupported))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -537,10 +594,6 @@ mod tests {
                 "{url}: {err:?}"
             );
         }
-        assert!(matches!(
-            EventSource::connect("https://example.org/", config.clone()).await,
-            Err(ClientError::TlsNotSupported)
-        ));
         let addr = SocketAddr::from(([127, 0, 0, 1], 9));
         assert!(matches!(
             EventSource::connect_to(addr, "/a\r\nX: y", config).await,

@@ -14,6 +14,7 @@ use super::protocol::Role;
 use super::socket::{Config, WebSocket};
 use crate::http::{ParseError, ResponseParser, Scheme, Url, UrlError};
 use crate::http_io::{read_head, HeadReadError};
+use crate::tls::ClientStream;
 
 /// Settings for [`connect`] and [`client_handshake`].
 ///
@@ -41,6 +42,9 @@ pub struct ClientConfig {
     pub handshake_timeout: Duration,
     /// Size limits for the server's response head.
     pub http_limits: crate::http::Limits,
+    /// Whom to trust for `wss://`: the system's roots by default.
+    #[cfg(feature = "tls")]
+    pub tls: crate::tls::ClientTls,
 }
 
 impl Default for ClientConfig {
@@ -51,6 +55,8 @@ impl Default for ClientConfig {
             socket: Config::default(),
             handshake_timeout: Duration::from_secs(10),
             http_limits: crate::http::Limits::default(),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::ClientTls::default(),
         }
     }
 }
@@ -94,6 +100,26 @@ impl ClientConfig {
         self.http_limits = limits;
         self
     }
+
+    /// Also trusts this root certificate for `wss://` (a private or test
+    /// CA), besides the system's.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_root_certificate(
+        mut self,
+        cert: rustls_pki_types::CertificateDer<'static>,
+    ) -> Self {
+        self.tls = self.tls.with_root_certificate(cert);
+        self
+    }
+
+    /// Uses these TLS settings for `wss://`.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
 }
 
 /// Why a client could not open a WebSocket.
@@ -101,8 +127,11 @@ impl ClientConfig {
 pub enum ConnectError {
     /// The URL is not a `ws://` or `wss://` URL we accept.
     InvalidUrl(UrlError),
-    /// A `wss://` URL: TLS is not supported yet.
+    /// A `wss://` URL, in a build without the `tls` feature.
     TlsNotSupported,
+    /// The TLS handshake failed: an unknown CA, a certificate for another
+    /// name, a server that does not speak TLS.
+    Tls(io::Error),
     /// Connecting, writing or reading failed.
     Io(io::Error),
     /// The server closed the connection before its answer was complete.
@@ -119,7 +148,8 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::InvalidUrl(e) => write!(f, "invalid URL: {e}"),
-            ConnectError::TlsNotSupported => f.write_str("TLS (wss://) not supported yet"),
+            ConnectError::TlsNotSupported => f.write_str("wss:// needs the crate's `tls` feature"),
+            ConnectError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             ConnectError::Io(e) => write!(f, "I/O error: {e}"),
             ConnectError::Closed => {
                 f.write_str("server closed the connection during the handshake")
@@ -150,27 +180,48 @@ impl From<UrlError> for ConnectError {
 pub type WsUrl = Url;
 
 // ANCHOR: connect
-/// Opens a WebSocket to `url` (`ws://host:port/path`) over TCP. A
-/// `wss://` URL is refused with [`ConnectError::TlsNotSupported`].
+/// Opens a WebSocket to `url`: `ws://host:port/path` over TCP, or
+/// `wss://` over TLS (the server's certificate checked for the URL's host
+/// against [`ClientConfig::tls`]; without the `tls` feature,
+/// [`ConnectError::TlsNotSupported`]).
 ///
 /// # Errors
 /// A [`ConnectError`] saying which step failed.
 pub async fn connect(
     url: &str,
     config: &ClientConfig,
-) -> Result<WebSocket<TcpStream>, ConnectError> {
+) -> Result<WebSocket<ClientStream>, ConnectError> {
     let url = Url::parse_for(url, &[Scheme::Ws, Scheme::Wss])?;
-    if url.scheme().is_tls() {
-        return Err(ConnectError::TlsNotSupported);
-    }
     let work = async {
-        let stream = TcpStream::connect((url.connect_host(), url.port())).await?;
-        let _ = stream.set_nodelay(true);
+        let tcp = TcpStream::connect((url.connect_host(), url.port())).await?;
+        let _ = tcp.set_nodelay(true);
+        let stream = open_stream(tcp, &url, config).await?;
         client_handshake(stream, &url.host_header(), url.path(), config).await
     };
     tokio::time::timeout(config.handshake_timeout, work)
         .await
         .map_err(|_| ConnectError::Timeout)?
+}
+
+/// The TCP stream as is for `ws://`, wrapped in TLS for `wss://`: the only
+/// line where the two differ.
+async fn open_stream(
+    tcp: TcpStream,
+    url: &Url,
+    config: &ClientConfig,
+) -> Result<ClientStream, ConnectError> {
+    if !url.scheme().is_tls() {
+        return Ok(ClientStream::Plain(tcp));
+    }
+    #[cfg(feature = "tls")]
+    return crate::tls::wrap_client(tcp, url.connect_host(), &config.tls)
+        .await
+        .map_err(ConnectError::Tls);
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = config;
+        Err(ConnectError::TlsNotSupported)
+    }
 }
 // ANCHOR_END: connect
 
@@ -241,9 +292,5 @@ mod tests {
                 "{url}: {err:?}"
             );
         }
-        assert!(matches!(
-            connect("wss://example.org/", &config).await,
-            Err(ConnectError::TlsNotSupported)
-        ));
     }
 }
