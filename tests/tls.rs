@@ -426,3 +426,27 @@ fn the_binary_rejects_unusable_files_in_one_line() {
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The README's local setup: one self-signed certificate (no CA of its
+/// own, as `openssl req -x509 ... CA:FALSE` makes), trusted as its own
+/// root by the client.
+#[tokio::test]
+async fn a_self_signed_certificate_can_be_its_own_root() {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let pki = Pki {
+        ca_pem: cert.pem(),
+        ca: cert.der().clone(),
+        leaf_pem: cert.pem(),
+        leaf: cert.der().clone(),
+        key_der: key.serialize_der(),
+        key_pem: key.serialize_pem(),
+    };
+    let (addr, _shutdown) = start_tls(&pki).await;
+    let url = format!("wss://localhost:{}/echo", addr.port());
+    let mut socket = ws::connect(&url, &ws_config(&pki)).await.unwrap();
+    echo_round_trip(&mut socket).await;
+}

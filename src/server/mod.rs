@@ -251,6 +251,7 @@ async fn accept_and_serve<A: Acceptor>(
 
 /// Answers `status` with a short text and closes, lingering: for the
 /// acceptors' own refusals (plain HTTP on the TLS port).
+#[cfg(feature = "tls")]
 pub(crate) async fn refuse<S>(
     io: &mut S,
     status: StatusCode,

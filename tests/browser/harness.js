@@ -37,9 +37,10 @@ export function binaryPath() {
   return builtBinary;
 }
 
-// Starts the server on 127.0.0.1:0 and waits for its `listening on` line.
-export async function startServer() {
-  const child = spawn(binaryPath(), ['--addr', '127.0.0.1:0'], {
+// Starts the server on 127.0.0.1:0 (with `args`, e.g. the TLS flags) and
+// waits for its `listening on` line.
+export async function startServer(args = []) {
+  const child = spawn(binaryPath(), ['--addr', '127.0.0.1:0', ...args], {
     cwd: repoRoot,
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,7 +50,7 @@ export async function startServer() {
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     lines.on('line', (line) => {
-      const m = /^listening on (http:\/\/\S+)$/.exec(line);
+      const m = /^listening on (https?:\/\/\S+)$/.exec(line);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -58,7 +59,7 @@ export async function startServer() {
   });
   const port = Number(new URL(url).port);
   return {
-    url, // http://127.0.0.1:PORT
+    url, // http://127.0.0.1:PORT (https:// with TLS)
     port,
     stop: () =>
       new Promise((resolve) => {
@@ -82,11 +83,11 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 
