@@ -39,6 +39,7 @@ function withView(path) {
 }
 demo.withView = withView;
 
+// ANCHOR: ws_url
 // A WebSocket URL for `path` on this server: wss: when the page came over
 // https (a secure page may not open ws: at all: mixed content), ws:
 // otherwise.
@@ -48,6 +49,7 @@ function wsUrl(path) {
   return url;
 }
 demo.wsUrl = wsUrl;
+// ANCHOR_END: ws_url
 
 const WIRE_KEEP = 4000; // records kept in memory
 const WIRE_SHOWN = 120; // records kept on screen

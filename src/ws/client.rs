@@ -203,8 +203,9 @@ pub async fn connect(
         .map_err(|_| ConnectError::Timeout)?
 }
 
+// ANCHOR: open_stream
 /// The TCP stream as is for `ws://`, wrapped in TLS for `wss://`: the only
-/// line where the two differ.
+/// place where the two differ.
 async fn open_stream(
     tcp: TcpStream,
     url: &Url,
@@ -223,6 +224,7 @@ async fn open_stream(
         Err(ConnectError::TlsNotSupported)
     }
 }
+// ANCHOR_END: open_stream
 // ANCHOR_END: connect
 
 // ANCHOR: client_handshake

@@ -25,6 +25,7 @@ before(async () => {
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
     '-nodes', '-days', '1', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-addext', 'basicConstraints=critical,CA:FALSE',
     '-keyout', key, '-out', cert,
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   // What Chromium pins: base64 of the SHA-256 of the certificate's
