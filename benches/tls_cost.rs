@@ -133,10 +133,7 @@ async fn echo(server: &Server, config: &ClientConfig, size: usize) -> (f64, usiz
         let payload = payload.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..ECHO_MSGS {
-                socket
-                    .send(Message::Text(payload.clone().into()))
-                    .await
-                    .unwrap();
+                socket.send(Message::Text(payload.clone())).await.unwrap();
                 match socket.recv().await {
                     Some(Ok(Message::Text(_))) => {}
                     other => panic!("echo: {other:?}"),

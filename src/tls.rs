@@ -297,13 +297,15 @@ mod enabled {
     /// [`ClientTls::with_root_certificate`]; or a whole rustls
     /// configuration of your own ([`ClientTls::with_config`]), for client
     /// certificates and the like.
+    ///
+    /// The rustls configuration is built on first use and shared by every
+    /// clone, so connections made with the same settings resume each
+    /// other's TLS sessions instead of paying for a full handshake.
     #[derive(Clone, Default)]
-    #[non_exhaustive]
     pub struct ClientTls {
-        /// Extra trusted roots (a private CA, a test CA).
-        pub extra_roots: Vec<CertificateDer<'static>>,
-        /// Replaces everything else when set.
-        pub config: Option<Arc<rustls::ClientConfig>>,
+        extra_roots: Vec<CertificateDer<'static>>,
+        config: Option<Arc<rustls::ClientConfig>>,
+        built: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
     }
 
     impl fmt::Debug for ClientTls {
@@ -316,10 +318,11 @@ mod enabled {
     }
 
     impl ClientTls {
-        /// Also trusts this root certificate.
+        /// Also trusts this root certificate (a private CA, a test CA).
         #[must_use]
         pub fn with_root_certificate(mut self, cert: CertificateDer<'static>) -> Self {
             self.extra_roots.push(cert);
+            self.built = Arc::default();
             self
         }
 
@@ -331,27 +334,22 @@ mod enabled {
             self
         }
 
-        /// The rustls configuration to connect with. Without extra roots
-        /// every client shares one, built on first use.
+        /// The rustls configuration to connect with.
         pub fn rustls_config(&self) -> Arc<rustls::ClientConfig> {
-            static SYSTEM_ONLY: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
             if let Some(config) = &self.config {
                 return config.clone();
             }
-            if self.extra_roots.is_empty() {
-                return SYSTEM_ONLY
-                    .get_or_init(|| client_config(RootCertStore::empty()))
-                    .clone();
-            }
-            let mut roots = RootCertStore::empty();
-            let (added, ignored) = roots.add_parsable_certificates(self.extra_roots.clone());
-            if ignored > 0 {
-                tracing::warn!(
-                    "{ignored} of {} extra root certificates are unusable",
-                    added + ignored
-                );
-            }
-            client_config(roots)
+            self.built
+                .get_or_init(|| {
+                    let mut roots = RootCertStore::empty();
+                    let (_, ignored) =
+                        roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+                    if ignored > 0 {
+                        tracing::warn!("{ignored} added root certificates are unusable");
+                    }
+                    client_config(roots)
+                })
+                .clone()
         }
     }
 

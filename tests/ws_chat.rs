@@ -17,7 +17,10 @@ async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
-async fn join(addr: std::net::SocketAddr, nick: &str) -> ws::WebSocket<TcpStream> {
+async fn join(
+    addr: std::net::SocketAddr,
+    nick: &str,
+) -> ws::WebSocket<realtime_events::tls::ClientStream> {
     ws::connect(
         &format!("ws://{addr}/chat?nick={nick}"),
         &ClientConfig::default(),
@@ -26,7 +29,7 @@ async fn join(addr: std::net::SocketAddr, nick: &str) -> ws::WebSocket<TcpStream
     .unwrap()
 }
 
-async fn next_text(socket: &mut ws::WebSocket<TcpStream>) -> String {
+async fn next_text(socket: &mut ws::WebSocket<realtime_events::tls::ClientStream>) -> String {
     loop {
         match within("chat line", socket.recv()).await {
             Some(Ok(Message::Text(t))) => return t,
