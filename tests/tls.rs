@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use realtime_events::app;
-use realtime_events::server::{Server, Shutdown};
+use realtime_events::server::{Acceptor, BoxFuture, PlainTcp, Server, ServerConfig, Shutdown};
 use realtime_events::sse::{self, EventSource};
 use realtime_events::tls::{self, rustls};
 use realtime_events::ws::{self, ConnectError, Message};
@@ -449,4 +449,43 @@ async fn a_self_signed_certificate_can_be_its_own_root() {
     let url = format!("wss://localhost:{}/echo", addr.port());
     let mut socket = ws::connect(&url, &ws_config(&pki)).await.unwrap();
     echo_round_trip(&mut socket).await;
+}
+
+/// An acceptor of our own, for `serve_with`: it counts connections and
+/// refuses every second one before HTTP starts.
+struct EveryOther(std::sync::atomic::AtomicUsize);
+
+impl Acceptor for EveryOther {
+    type Stream = TcpStream;
+
+    fn accept(
+        &self,
+        tcp: TcpStream,
+        config: Arc<ServerConfig>,
+    ) -> BoxFuture<std::io::Result<TcpStream>> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % 2 == 1 {
+            return Box::pin(async { Err(std::io::ErrorKind::PermissionDenied.into()) });
+        }
+        PlainTcp.accept(tcp, config)
+    }
+}
+
+#[tokio::test]
+async fn serve_with_takes_any_acceptor() {
+    let server = Server::bind("127.0.0.1:0", app::router(), support::quick_config())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let shutdown = Shutdown::new();
+    let acceptor = EveryOther(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(server.serve_with(acceptor, shutdown.clone()));
+    let request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let first = quickly("accepted", support::exchange(addr, request)).await;
+    assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let second = quickly("refused", support::exchange(addr, request)).await;
+    assert!(second.is_empty(), "dropped before HTTP");
+    let third = quickly("accepted", support::exchange(addr, request)).await;
+    assert!(third.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    shutdown.trigger();
 }

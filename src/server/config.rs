@@ -24,8 +24,9 @@ pub struct ServerConfig {
     /// Size limits for heads and bodies.
     pub limits: Limits,
     /// Time for a whole request head to arrive, from its first byte (and
-    /// for that first byte to arrive on a new connection). Past it: 408
-    /// and close. This is what stops a slowloris client holding a
+    /// for that first byte to arrive on a new connection, a TLS handshake
+    /// included). Past it: 408 and close (a stalled TLS handshake is just
+    /// closed). This is what stops a slowloris client holding a
     /// connection open with one header byte every few seconds.
     pub header_read_timeout: Duration,
     /// Time for a whole request body to arrive, from the end of its head.
