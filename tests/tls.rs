@@ -489,3 +489,44 @@ async fn serve_with_takes_any_acceptor() {
     assert!(third.starts_with(b"HTTP/1.1 200 OK\r\n"));
     shutdown.trigger();
 }
+
+/// ALPN: the server picks http/1.1 from a browser-like offer (h2 first),
+/// and a client that offers only h2 is refused in the handshake rather
+/// than sent HTTP/1.1 it did not ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_is_http_1_1_only() {
+    let pki = make_pki(&["localhost"]);
+    let (addr, _shutdown) = start_tls(&pki).await;
+    let ca = pki.ca.clone();
+    let handshake = move |offer: Vec<Vec<u8>>| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone()).unwrap();
+        let mut config = rustls::ClientConfig::builder_with_provider(tls::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = offer;
+        let name = "localhost".try_into().unwrap();
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp)?;
+        }
+        Ok::<_, std::io::Error>(conn.alpn_protocol().map(<[u8]>::to_vec))
+    };
+    let chosen = tokio::task::spawn_blocking({
+        let handshake = handshake.clone();
+        move || handshake(vec![b"h2".to_vec(), b"http/1.1".to_vec()])
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(chosen.as_deref(), Some(&b"http/1.1"[..]));
+    let refused = tokio::task::spawn_blocking(move || handshake(vec![b"h2".to_vec()]))
+        .await
+        .unwrap();
+    let err = refused.unwrap_err().to_string();
+    assert!(err.contains("NoApplicationProtocol"), "{err}");
+}
