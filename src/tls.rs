@@ -264,7 +264,10 @@ mod enabled {
     }
 
     impl Acceptor for TlsAcceptor {
-        type Stream = tokio_rustls::server::TlsStream<TcpStream>;
+        // Boxed: the TLS state is 1.2 KB inline, and the connection's task
+        // would keep room for it for as long as the connection lives, on
+        // top of the box an upgraded connection's stream moves into.
+        type Stream = Box<tokio_rustls::server::TlsStream<TcpStream>>;
 
         fn accept(
             &self,
@@ -286,7 +289,7 @@ mod enabled {
                         "plain HTTP on the TLS port (answered 400)",
                     ));
                 }
-                inner.accept(tcp).await
+                inner.accept(tcp).await.map(Box::new)
             })
         }
     }
