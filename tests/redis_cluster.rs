@@ -422,7 +422,13 @@ async fn chat_lines_reach_members_on_every_instance() {
     assert_eq!(next_text(&mut ada).await, "* ada joined");
     // Bob's join, said on b, reaches ada on a.
     assert_eq!(next_text(&mut ada).await, "* bob joined");
-    assert_eq!(next_text(&mut bob).await, "* bob joined");
+    // Bob may join on b before b's tail has read ada's join, and then
+    // hears it too: membership is per instance, lines are shared.
+    let mut first = next_text(&mut bob).await;
+    if first == "* ada joined" {
+        first = next_text(&mut bob).await;
+    }
+    assert_eq!(first, "* bob joined");
 
     ada.send(Message::Text("hello from a".into()))
         .await
