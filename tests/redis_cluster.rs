@@ -582,3 +582,211 @@ fn an_unreachable_redis_at_start_is_one_line_and_a_failure() {
     );
     assert!(out.stdout.is_empty(), "it must not have started listening");
 }
+
+#[test]
+fn the_chapter_14_example_moves_a_client_between_two_instances() {
+    let redis = Redis::start();
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    let path = path.join("examples").join("ch14_two_instances");
+    assert!(path.exists(), "example not built at {}", path.display());
+    let out = Command::new(path)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("no gap, no duplicate"), "{text}");
+    assert_eq!(text.matches("{\"symbol\"").count(), 6, "{text}");
+}
+
+/// Delivery latency through the shipped path (`stream_response` over TCP,
+/// fed by the in-memory `Hub` or by a `RedisFeed`), at the same load.
+/// Run by hand; the numbers go to benches/results/redis.txt:
+///
+/// `cargo test --release --features redis-tests --test redis_cluster -- --ignored --nocapture measure`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_the_redis_hop_and_two_instances() {
+    use realtime_events::broker::{FeedConfig, RedisFeed};
+    use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown};
+    use realtime_events::sse::{stream_response, Event, Feed, Hub, StreamConfig};
+
+    const RATE: u64 = 200;
+    const SECONDS: u64 = 5;
+    const SUBS: usize = 200;
+
+    fn now_us() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64
+    }
+
+    async fn serve<F: Feed + Send + Sync + Clone + 'static>(feed: F) -> String {
+        let router = Router::new().get("/ticker", move |req| {
+            let response: Response =
+                stream_response(&feed, req.header("last-event-id"), StreamConfig::default());
+            std::future::ready(response)
+        });
+        let server = Server::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            router,
+            ServerConfig::default(),
+        )
+        .await
+        .unwrap();
+        let addr = server.local_addr().to_string();
+        tokio::spawn(server.serve(Shutdown::new()));
+        addr
+    }
+
+    /// Subscribers spread over `addrs`; latencies (µs) of every event.
+    async fn run<P, Fut>(addrs: &[String], publish: P) -> Vec<u64>
+    where
+        P: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut readers = Vec::new();
+        for s in 0..SUBS {
+            let (mut stream, body) = open_ticker(&addrs[s % addrs.len()], "").await.unwrap();
+            readers.push(tokio::spawn(async move {
+                let mut parser = EventStreamParser::new();
+                let mut lat = Vec::new();
+                let mut chunk = body;
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let mut items = Vec::new();
+                    parser.feed(&chunk, &mut items).unwrap();
+                    let at = now_us();
+                    for item in items {
+                        if let Item::Event(e) = item {
+                            if e.data == "end" {
+                                return lat;
+                            }
+                            lat.push(at.saturating_sub(e.data.parse::<u64>().unwrap()));
+                        }
+                    }
+                    let n = stream.read(&mut buf).await.unwrap();
+                    assert!(n > 0);
+                    chunk = buf[..n].to_vec();
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut every = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+        for _ in 0..RATE * SECONDS {
+            every.tick().await;
+            publish(now_us().to_string()).await;
+        }
+        publish("end".into()).await;
+        let mut all = Vec::new();
+        for r in readers {
+            all.extend(r.await.unwrap());
+        }
+        all.sort_unstable();
+        all
+    }
+
+    fn pct(sorted: &[u64], p: f64) -> u64 {
+        sorted[((sorted.len() - 1) as f64 * p) as usize]
+    }
+
+    let redis = Redis::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut lines = Vec::new();
+    let mut results: Vec<(String, u64, u64, usize)> = Vec::new();
+    // Alternate: memory, redis, two instances; twice.
+    for round in 0..2 {
+        let hub = Hub::default();
+        let addr = serve(hub.clone()).await;
+        let lat = run(&[addr], |data| {
+            let _ = hub.publish(Event::new(data));
+            std::future::ready(())
+        })
+        .await;
+        results.push((
+            "memory, one instance".into(),
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            lat.len(),
+        ));
+
+        let stream = format!("m{round}:one");
+        let feed = RedisFeed::start(client.clone(), stream, FeedConfig::default(), None)
+            .await
+            .unwrap();
+        let addr = serve(feed.clone()).await;
+        let lat = run(&[addr], |data| {
+            let feed = feed.clone();
+            async move {
+                feed.publish("n", &data).await.unwrap();
+            }
+        })
+        .await;
+        results.push((
+            "redis, one instance".into(),
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            lat.len(),
+        ));
+
+        let stream = format!("m{round}:two");
+        let one = RedisFeed::start(client.clone(), stream.clone(), FeedConfig::default(), None)
+            .await
+            .unwrap();
+        let two = RedisFeed::start(client.clone(), stream, FeedConfig::default(), None)
+            .await
+            .unwrap();
+        let addrs = [serve(one.clone()).await, serve(two).await];
+        let lat = run(&addrs, |data| {
+            let one = one.clone();
+            async move {
+                one.publish("n", &data).await.unwrap();
+            }
+        })
+        .await;
+        results.push((
+            "redis, two instances".into(),
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            lat.len(),
+        ));
+    }
+    lines.push(format!(
+        "{SUBS} subscribers over TCP, {RATE} events/s for {SECONDS} s, one process, 2 worker threads"
+    ));
+    for (name, p50, p99, n) in &results {
+        lines.push(format!(
+            "{name:<22} p50 {p50:>6} us  p99 {p99:>6} us  ({n} deliveries)"
+        ));
+    }
+    let mean = |name: &str, f: fn(&(String, u64, u64, usize)) -> u64| -> f64 {
+        let v: Vec<u64> = results.iter().filter(|r| r.0 == name).map(f).collect();
+        v.iter().sum::<u64>() as f64 / v.len() as f64
+    };
+    for (what, f) in [
+        (
+            "p50",
+            (|r: &(String, u64, u64, usize)| r.1) as fn(&_) -> u64,
+        ),
+        ("p99", |r| r.2),
+    ] {
+        let memory = mean("memory, one instance", f);
+        let one = mean("redis, one instance", f);
+        let two = mean("redis, two instances", f);
+        lines.push(format!(
+            "{what}: redis/memory {:.2}x, two instances/one {:.2}x (means of the two rounds)",
+            one / memory,
+            two / one
+        ));
+    }
+    println!("{}", lines.join("\n"));
+}

@@ -141,7 +141,8 @@ fn script(body: &str, keys: &Keys) -> redis::Cmd {
     cmd
 }
 
-/// `XADD` with `MAXLEN ~ max_len`, recording the origin first if needed.
+/// The append script: `XADD`, then trimming to about `max_len` entries
+/// with the trim mark recorded, and the origin first if needed.
 pub(crate) fn append_cmd(keys: &Keys, max_len: usize, event: &str, data: &str) -> redis::Cmd {
     let mut cmd = script(APPEND, keys);
     cmd.arg(max_len.max(1)).arg(event).arg(data);

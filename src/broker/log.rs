@@ -14,10 +14,11 @@
 //!   recorded next to it when the stream is first written (a Redis that
 //!   restarted without persistence has lost both, and records a new one);
 //! * its last generated id;
-//! * the largest id it ever trimmed (`max-deleted-entry-id`, which
-//!   `XINFO STREAM` reports since Redis 7.0). Trimming only removes the
-//!   oldest entries, so "nothing after X was lost" is exactly "X is not
-//!   below that id".
+//! * the largest id it ever lost: trimmed (our append script records the
+//!   last id it trims, because Redis does not: its `max-deleted-entry-id`
+//!   only follows `XDEL`) or deleted. Trimming only removes the oldest
+//!   entries, so "nothing after X was lost" is exactly "X is not below
+//!   that id".
 
 use std::fmt;
 
@@ -85,7 +86,7 @@ pub struct LogInfo {
     pub origin: StreamId,
     /// The last id the stream generated (`0-0` if it does not exist).
     pub last_generated: StreamId,
-    /// The largest id trimmed away (`0-0` if none).
+    /// The largest id trimmed or deleted (`0-0` if none).
     pub max_deleted: StreamId,
 }
 
