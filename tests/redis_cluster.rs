@@ -636,13 +636,9 @@ async fn measure_the_redis_hop_and_two_instances() {
                 stream_response(&feed, req.header("last-event-id"), StreamConfig::default());
             std::future::ready(response)
         });
-        let server = Server::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            router,
-            ServerConfig::default(),
-        )
-        .await
-        .unwrap();
+        let server = Server::bind("127.0.0.1:0", router, ServerConfig::default())
+            .await
+            .unwrap();
         let addr = server.local_addr().to_string();
         tokio::spawn(server.serve(Shutdown::new()));
         addr

@@ -242,6 +242,14 @@ impl Inner {
             ring.floor = start;
             ring.latest = start;
             ring.origin = info.origin;
+        } else if info.max_deleted > ring.latest {
+            // Away so long that entries we never read were trimmed: the
+            // ring cannot vouch for anything before them any more, and
+            // resuming from there goes to Redis, which tells the client.
+            tracing::warn!(stream = %self.keys.stream, "redis: entries were trimmed while the tail was away");
+            ring.entries.clear();
+            ring.floor = info.max_deleted;
+            ring.latest = info.max_deleted;
         }
         ring.up = true;
         self.up.store(true, Ordering::SeqCst);
@@ -276,9 +284,15 @@ impl Inner {
         if entries.is_empty() {
             return;
         }
+        // Only the tail moves `latest`, so it can be read before locking.
+        let latest = self.ring().latest;
+        let entries: Vec<&Entry> = entries.iter().filter(|e| e.id > latest).collect();
+        if entries.is_empty() {
+            return;
+        }
         let mut all = BytesMut::new();
         let mut ends = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for entry in &entries {
             all.extend_from_slice(&log::encode_entry(
                 entry.id,
                 entry.event.as_deref(),
@@ -290,10 +304,6 @@ impl Inner {
         let mut ring = self.ring();
         let mut start = 0;
         for (id, end) in ends {
-            if id <= ring.latest {
-                start = end;
-                continue;
-            }
             if self.config.ring > 0 {
                 ring.entries.push_back((id, all.slice(start..end)));
             } else {
@@ -312,7 +322,8 @@ impl Inner {
         self.hub.publish_encoded(all);
         drop(ring);
         if let Some(tap) = &self.tap {
-            tap(entries);
+            let entries: Vec<Entry> = entries.into_iter().cloned().collect();
+            tap(&entries);
         }
     }
 

@@ -110,7 +110,9 @@ pub enum Verdict {
 
 /// Judges a resume after `last` (see the module docs).
 pub fn judge(last: StreamId, info: &LogInfo) -> Verdict {
-    if last < info.origin || last > info.last_generated {
+    // Before its first entry, a new life's stream knows only its origin.
+    let newest = info.last_generated.max(info.origin);
+    if last < info.origin || last > newest {
         Verdict::Unknown
     } else if info.max_deleted > last {
         Verdict::Trimmed {
@@ -224,6 +226,14 @@ mod tests {
         );
         assert_eq!(judge(id(99, 0), &info), Verdict::Unknown);
         assert_eq!(judge(id(200, 1), &info), Verdict::Unknown);
+        // A new life with no entry yet: its origin is known.
+        let empty = LogInfo {
+            origin: id(300, 0),
+            last_generated: StreamId::ZERO,
+            max_deleted: StreamId::ZERO,
+        };
+        assert_eq!(judge(id(300, 0), &empty), Verdict::Complete);
+        assert_eq!(judge(id(200, 0), &empty), Verdict::Unknown);
     }
 
     #[test]

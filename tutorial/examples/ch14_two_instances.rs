@@ -29,13 +29,9 @@ async fn instance(url: &str) -> Result<String, String> {
         .await
         .map_err(|e| e.to_string())?;
     let router = app::router_with(AppConfig::default().with_redis(broker));
-    let server = Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        router,
-        ServerConfig::default(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let server = Server::bind("127.0.0.1:0", router, ServerConfig::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = server.local_addr().to_string();
     tokio::spawn(server.serve(Shutdown::new()));
     Ok(addr)
