@@ -419,6 +419,17 @@ mod tests {
     }
 
     #[test]
+    fn health_in_memory_is_always_up() {
+        let response = Broker::Memory.healthz();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.head.get("content-type"), Some("application/json"));
+        let crate::server::Body::Full(body) = &response.body else {
+            panic!("a full body");
+        };
+        assert_eq!(&body[..], b"{\"broker\":\"memory\",\"state\":\"up\"}\n");
+    }
+
+    #[test]
     fn cors_names_only_allowed_origins() {
         let policy = OriginPolicy::default();
         let ours = request(
