@@ -616,8 +616,7 @@ fn the_chapter_14_example_moves_a_client_between_two_instances() {
 #[ignore = "a measurement, run by hand"]
 async fn measure_the_redis_hop_and_two_instances() {
     use realtime_events::broker::{FeedConfig, RedisFeed};
-    use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown};
-    use realtime_events::sse::{stream_response, Event, Feed, Hub, StreamConfig};
+    use realtime_events::sse::{Event, Hub};
 
     const RATE: u64 = 200;
     const SECONDS: u64 = 5;
@@ -628,20 +627,6 @@ async fn measure_the_redis_hop_and_two_instances() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_micros() as u64
-    }
-
-    async fn serve<F: Feed + Send + Sync + Clone + 'static>(feed: F) -> String {
-        let router = Router::new().get("/ticker", move |req| {
-            let response: Response =
-                stream_response(&feed, req.header("last-event-id"), StreamConfig::default());
-            std::future::ready(response)
-        });
-        let server = Server::bind("127.0.0.1:0", router, ServerConfig::default())
-            .await
-            .unwrap();
-        let addr = server.local_addr().to_string();
-        tokio::spawn(server.serve(Shutdown::new()));
-        addr
     }
 
     /// Subscribers spread over `addrs`; latencies (µs) of every event.
@@ -785,4 +770,151 @@ async fn measure_the_redis_hop_and_two_instances() {
         ));
     }
     println!("{}", lines.join("\n"));
+}
+
+/// Serves `feed` at `/ticker` on a free port (the library's path, as the
+/// demo's route does), for tests that build feeds themselves.
+async fn serve<F>(feed: F) -> String
+where
+    F: realtime_events::sse::Feed + Send + Sync + Clone + 'static,
+{
+    use realtime_events::server::{Response, Router, Server, ServerConfig, Shutdown};
+    use realtime_events::sse::{stream_response, StreamConfig};
+    let router = Router::new().get("/ticker", move |req| {
+        let response: Response =
+            stream_response(&feed, req.header("last-event-id"), StreamConfig::default());
+        std::future::ready(response)
+    });
+    let server = Server::bind("127.0.0.1:0", router, ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    tokio::spawn(server.serve(Shutdown::new()));
+    addr
+}
+
+/// With a ring of 16 entries almost every resume is read from Redis in
+/// pages and joined to the tail: the seam must hold there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_from_redis_pages_has_no_gap_either() {
+    use realtime_events::broker::{FeedConfig, RedisFeed, StreamId};
+    let redis = Redis::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let config = FeedConfig::default().with_ring(16);
+    let stream = "realtime-events:ticker";
+    let a = RedisFeed::start(client.clone(), stream, config, None)
+        .await
+        .unwrap();
+    let b = RedisFeed::start(client.clone(), stream, config, None)
+        .await
+        .unwrap();
+    let addrs = vec![serve(a.clone()).await, serve(b).await];
+    let mut tasks = Vec::new();
+    for s in 0..100 {
+        tasks.push(tokio::spawn(subscriber(
+            addrs.clone(),
+            s,
+            s as u64 * 31 + 7,
+            "n",
+            "end",
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..=2000 {
+        let data = if i == 2000 {
+            "end".to_string()
+        } else {
+            i.to_string()
+        };
+        a.publish("n", &data).await.unwrap();
+        if i % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let published = stream_ids(&mut redis.connection(), "n");
+    assert_eq!(published.len(), 2001);
+    for task in tasks {
+        let seen = task.await.unwrap();
+        assert!(seen.resets.is_empty(), "{:?}", seen.resets);
+        let start = StreamId::parse(&seen.start);
+        let expected: Vec<&String> = published
+            .iter()
+            .filter(|id| StreamId::parse(id) > start)
+            .collect();
+        assert!(
+            seen.ids.iter().collect::<Vec<_>>() == expected,
+            "a gap or a duplicate after {} ({} events, {} expected)",
+            seen.start,
+            seen.ids.len(),
+            expected.len()
+        );
+    }
+}
+
+/// Past the retention window, a client is told what it lost and gets the
+/// rest, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_older_than_the_window_gets_a_reset_then_everything_held() {
+    use realtime_events::broker::{FeedConfig, RedisFeed, StreamId};
+    let redis = Redis::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let config = FeedConfig::default().with_max_len(50).with_ring(0);
+    let feed = RedisFeed::start(client, "realtime-events:ticker", config, None)
+        .await
+        .unwrap();
+    let first = feed.publish("n", "0").await.unwrap();
+    for i in 1..200 {
+        feed.publish("n", &i.to_string()).await.unwrap();
+    }
+    let last = feed.publish("n", "end").await.unwrap();
+    let addr = serve(feed).await;
+
+    let mut conn = redis.connection();
+    let held = stream_ids(&mut conn, "n");
+    assert!((50..=56).contains(&held.len()), "{}", held.len());
+    let mark: String = redis::cmd("GET")
+        .arg("realtime-events:ticker:trimmed")
+        .query(&mut conn)
+        .unwrap();
+
+    let seen = subscriber_from(&addr, &first.to_string()).await;
+    assert_eq!(
+        seen.resets,
+        [format!(
+            "{{\"reason\":\"trimmed\",\"last_event_id\":\"{first}\",\"lost_through\":\"{mark}\"}}"
+        )]
+    );
+    assert_eq!(seen.ids, held, "after the reset: everything held, in order");
+    assert_eq!(seen.ids.last(), Some(&last.to_string()));
+    assert!(StreamId::parse(&mark) < StreamId::parse(&held[0]));
+}
+
+/// Reads one connection resumed after `last` until the `end` event.
+async fn subscriber_from(addr: &str, last: &str) -> Seen {
+    let (mut stream, mut chunk) = open_ticker(addr, last).await.expect("a stream");
+    let mut parser = EventStreamParser::new();
+    parser.set_last_event_id(last);
+    let mut seen = Seen::default();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let mut items = Vec::new();
+        parser.feed(&chunk, &mut items).unwrap();
+        for item in items {
+            let Item::Event(event) = item else { continue };
+            if event.event_type == "reset" {
+                seen.resets.push(event.data);
+            } else {
+                seen.ids.push(event.last_event_id.clone());
+                if event.data == "end" {
+                    return seen;
+                }
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the end event within 10 s")
+            .unwrap();
+        assert!(n > 0, "the stream ended early: {seen:?}");
+        chunk = buf[..n].to_vec();
+    }
 }
