@@ -366,6 +366,12 @@ async fn another_instance_takes_over_when_the_producer_dies() {
     };
     let producer = wait_for_one_producer(&instances);
     let mut conn = redis.connection();
+    // Let it publish a few quotes first, for the price check below.
+    let started = Instant::now();
+    while stream_ids(&mut conn, "quote").len() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no quotes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let before = stream_ids(&mut conn, "quote").len();
     instances[producer].kill();
     let killed_at = Instant::now();
@@ -396,6 +402,39 @@ async fn another_instance_takes_over_when_the_producer_dies() {
         body = buf[..n].to_vec();
     }
     assert!(stream_ids(&mut conn, "quote").len() > before + 2);
+
+    // Every quote moves its symbol from where the previous one left it,
+    // across the takeover too: the new producer read the last prices.
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("realtime-events:ticker")
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let field = |json: &str, name: &str| -> i64 {
+        let value = json.split(&format!("\"{name}\":")).nth(1).unwrap();
+        let value = value.split([',', '}']).next().unwrap().trim_matches('"');
+        let negative = value.starts_with('-');
+        let (whole, hundredths) = value.trim_start_matches('-').split_once('.').unwrap();
+        let cents = whole.parse::<i64>().unwrap() * 100 + hundredths.parse::<i64>().unwrap();
+        if negative {
+            -cents
+        } else {
+            cents
+        }
+    };
+    let mut last_price = std::collections::HashMap::new();
+    let mut checked = 0;
+    for (_, fields) in &entries {
+        let data = &fields.iter().find(|(k, _)| k == "data").unwrap().1;
+        let symbol = data.split('"').nth(3).unwrap().to_string();
+        let (price, change) = (field(data, "price"), field(data, "change"));
+        if let Some(previous) = last_price.insert(symbol, price) {
+            assert_eq!(previous + change, price, "{data} after {previous}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= before, "{entries:?}");
     eprintln!("the producer was replaced {took:?} after it was killed");
 }
 

@@ -194,6 +194,24 @@ impl RedisFeed {
         conn::parse_id_reply(&reply)
     }
 
+    /// The last `count` entries of the stream, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Redis could not be reached, or refused the command.
+    pub async fn recent(&self, count: usize) -> RedisResult<Vec<Entry>> {
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(&self.inner.keys.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(count);
+        let reply: Value = self.inner.redis.query(&cmd).await?;
+        let mut entries = conn::parse_entries(&reply)?;
+        entries.reverse();
+        Ok(entries)
+    }
+
     /// Whether the tail is connected to Redis.
     pub fn is_up(&self) -> bool {
         self.inner.up.load(Ordering::SeqCst)

@@ -181,16 +181,33 @@ impl RedisBroker {
 
 // ANCHOR: producer
 /// Publishes a quote every `interval`, but only while this instance holds
-/// the lease; the others wait their turn.
+/// the lease; the others wait their turn. A new holder first reads the
+/// latest quotes, so prices carry on where the previous producer left them.
 fn spawn_producer(feed: RedisFeed, lease: Lease, interval: Duration) {
     tokio::spawn(async move {
-        let mut market = Market::new(crate::app::ticker::TickerConfig::default().seed);
+        let seed = u64::from_str_radix(&lease.id()[..16.min(lease.id().len())], 16).unwrap_or(1);
+        let mut market = Market::new(seed);
         let mut every = tokio::time::interval(interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut producing = false;
         loop {
             every.tick().await;
             if !lease.is_held() {
+                producing = false;
                 continue;
+            }
+            if !producing {
+                // Taking over: carry on from the last published prices,
+                // so the quotes do not jump back to the opening ones.
+                if let Ok(recent) = feed.recent(64).await {
+                    for entry in recent
+                        .iter()
+                        .filter(|e| e.event.as_deref() == Some("quote"))
+                    {
+                        market.resume_from(&entry.data);
+                    }
+                }
+                producing = true;
             }
             let quote = market.next_quote();
             if let Err(err) = feed.publish("quote", &quote.to_json()).await {
