@@ -66,7 +66,7 @@ struct Cli {
     redis: Option<String>,
 
     /// With --redis: roughly how many ticker events the stream keeps
-    /// (XADD MAXLEN ~ N), the window a reconnecting client can resume in.
+    /// (N to N + N/10), the window a reconnecting client can resume in.
     #[cfg(feature = "redis")]
     #[arg(
         long,
