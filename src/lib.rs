@@ -7,6 +7,8 @@
 //! directly.
 
 pub mod app;
+#[cfg(feature = "redis")]
+pub mod broker;
 pub mod cli;
 pub mod http;
 mod http_io;

@@ -79,6 +79,34 @@ struct Cli {
         requires = "tls_cert"
     )]
     tls_key: Option<std::path::PathBuf>,
+
+    /// Serve /ticker and /chat from Redis Streams, so that several
+    /// instances behind one load balancer share them: redis://HOST:PORT.
+    /// Without it, everything stays in this process's memory.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "URL", env = "REDIS_URL")]
+    redis: Option<String>,
+
+    /// With --redis: roughly how many ticker events the stream keeps
+    /// (N to N + N/10), the window a reconnecting client can resume in.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "N",
+        env = "REALTIME_EVENTS_REDIS_MAX_LEN",
+        default_value_t = 10_000
+    )]
+    redis_max_len: usize,
+
+    /// With --redis: the prefix of every key this demo uses.
+    #[cfg(feature = "redis")]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "REALTIME_EVENTS_REDIS_PREFIX",
+        default_value = "realtime-events"
+    )]
+    redis_prefix: String,
 }
 
 impl Cli {
@@ -111,7 +139,23 @@ async fn main() -> ExitCode {
         .init();
 
     let server_config = ServerConfig::default().with_max_connections(cli.max_connections);
-    let router = app::router_with(cli.app_config());
+    #[allow(unused_mut)]
+    let mut app_config = cli.app_config();
+    #[cfg(feature = "redis")]
+    if let Some(url) = &cli.redis {
+        use realtime_events::broker::{FeedConfig, RedisBroker, RedisConfig};
+        let config = RedisConfig::new(url.clone())
+            .with_prefix(cli.redis_prefix.clone())
+            .with_ticker(FeedConfig::default().with_max_len(cli.redis_max_len));
+        match RedisBroker::connect(config).await {
+            Ok(broker) => app_config = app_config.with_redis(broker),
+            Err(err) => {
+                eprintln!("{err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let router = app::router_with(app_config);
     let server = match Server::bind(cli.addr, router, server_config).await {
         Ok(server) => server,
         Err(err) => return exit_cannot_listen(cli.addr, &err),

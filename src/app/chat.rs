@@ -89,6 +89,21 @@ struct Inner {
     config: RoomConfig,
     members: Mutex<HashMap<u64, Member>>,
     next_id: AtomicU64,
+    relay: Option<Relay>,
+}
+
+/// Where a room sends what is said in it instead of straight to its
+/// members: a broker that delivers each line to the room of every
+/// instance, this one's included (see `broker::ChatRelay`).
+pub type Relay = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room")
+            .field("members", &self.len())
+            .field("relayed", &self.inner.relay.is_some())
+            .finish()
+    }
 }
 
 impl Default for Room {
@@ -101,12 +116,33 @@ impl Default for Room {
 impl Room {
     /// An empty room.
     pub fn new(config: RoomConfig) -> Self {
+        Room::build(config, None)
+    }
+
+    /// A room whose lines go through `relay`, which must hand every line
+    /// back to [`broadcast`](Self::broadcast) (here and on the other
+    /// instances).
+    pub fn with_relay(config: RoomConfig, relay: Relay) -> Self {
+        Room::build(config, Some(relay))
+    }
+
+    fn build(config: RoomConfig, relay: Option<Relay>) -> Self {
         Room {
             inner: Arc::new(Inner {
                 config,
                 members: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
+                relay,
             }),
+        }
+    }
+
+    /// Says `line` in the room: through the relay if there is one, else
+    /// straight to this room's members.
+    pub fn say(&self, line: &str) {
+        match &self.inner.relay {
+            Some(relay) => relay(line),
+            None => self.broadcast(line),
         }
     }
 
@@ -136,7 +172,7 @@ impl Room {
         self.inner.members.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `line` for every member without ever waiting. Members whose
+    /// Queues `line` for every member of this room without ever waiting. Members whose
     /// queue is full are removed and told to disconnect; their departure
     /// is announced in turn (which can only remove more slow members, so
     /// this ends).
@@ -157,7 +193,11 @@ impl Room {
             });
             drop(members);
             for nick in too_slow {
-                pending.push(Arc::from(format!("* {nick} left (too slow)")));
+                let notice = format!("* {nick} left (too slow)");
+                match &self.inner.relay {
+                    Some(relay) => relay(&notice),
+                    None => pending.push(Arc::from(notice)),
+                }
             }
         }
     }
@@ -176,7 +216,7 @@ impl Room {
                 kicked: kicked.clone(),
             },
         );
-        self.broadcast(&notice);
+        self.say(&notice);
         (id, receiver, kicked)
     }
 
@@ -184,7 +224,7 @@ impl Room {
     fn leave(&self, id: u64) {
         let removed = self.members().remove(&id);
         if let Some(member) = removed {
-            self.broadcast(&format!("* {} left", member.nick));
+            self.say(&format!("* {} left", member.nick));
         }
     }
 }
@@ -244,7 +284,7 @@ where
     loop {
         tokio::select! {
             msg = reader.recv() => match msg {
-                Some(Ok(Message::Text(text))) => room.broadcast(&format!("{nick}: {text}")),
+                Some(Ok(Message::Text(text))) => room.say(&format!("{nick}: {text}")),
                 Some(Ok(Message::Binary(_))) => {
                     let closing = writer.close(close::UNSUPPORTED_DATA, "text only");
                     if tokio::time::timeout(close_timeout, closing).await.is_err() {

@@ -48,6 +48,10 @@ pub struct AppConfig {
     pub echo_limits: ws::Limits,
     /// The chat room's queue, message size and close timeout.
     pub chat: chat::RoomConfig,
+    /// Serve `/ticker` and `/chat` from Redis (several instances), not
+    /// from memory (one). `None` by default.
+    #[cfg(feature = "redis")]
+    pub redis: Option<crate::broker::RedisBroker>,
 }
 
 impl Default for AppConfig {
@@ -56,6 +60,8 @@ impl Default for AppConfig {
             allowed_origins: Vec::new(),
             echo_limits: echo::DEMO_LIMITS,
             chat: chat::RoomConfig::default(),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -76,6 +82,13 @@ impl AppConfig {
     /// Sets [`AppConfig::chat`].
     pub fn with_chat(mut self, chat: chat::RoomConfig) -> Self {
         self.chat = chat;
+        self
+    }
+
+    /// Sets [`AppConfig::redis`].
+    #[cfg(feature = "redis")]
+    pub fn with_redis(mut self, broker: crate::broker::RedisBroker) -> Self {
+        self.redis = Some(broker);
         self
     }
 }
@@ -180,6 +193,69 @@ fn forbidden() -> Response {
 }
 // ANCHOR_END: origin
 
+/// Where `/ticker` and `/chat` get their events: this process's memory,
+/// or Redis.
+#[derive(Debug, Clone)]
+enum Broker {
+    Memory,
+    #[cfg(feature = "redis")]
+    Redis(crate::broker::RedisBroker),
+}
+
+impl Broker {
+    fn from_config(config: &AppConfig) -> Broker {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &config.redis {
+            return Broker::Redis(redis.clone());
+        }
+        let _ = config;
+        Broker::Memory
+    }
+
+    fn room(&self, config: chat::RoomConfig) -> chat::Room {
+        match self {
+            Broker::Memory => chat::Room::new(config),
+            #[cfg(feature = "redis")]
+            Broker::Redis(redis) => redis.chat_room(config),
+        }
+    }
+
+    fn ticker_response(&self, ticker: &ticker::Ticker, req: &Request) -> Response {
+        match self {
+            Broker::Memory => ticker.response(req),
+            #[cfg(feature = "redis")]
+            Broker::Redis(redis) => crate::sse::stream_response(
+                redis.ticker(),
+                req.header("last-event-id"),
+                ticker::TickerConfig::default().stream,
+            ),
+        }
+    }
+
+    // ANCHOR: healthz
+    /// `GET /healthz`: which broker, and whether it is up (200) or down
+    /// (503), for a load balancer's health check.
+    fn healthz(&self) -> Response {
+        let (up, body) = match self {
+            Broker::Memory => (true, r#"{"broker":"memory","state":"up"}"#.to_string()),
+            #[cfg(feature = "redis")]
+            Broker::Redis(redis) => {
+                let up = redis.is_up();
+                let state = if up { "up" } else { "down" };
+                let producer = redis.lease().is_held();
+                let body = format!(
+                    r#"{{"broker":"redis","state":"{state}","ticker_producer":{producer}}}"#
+                );
+                (up, body)
+            }
+        };
+        Response::new(if up { 200 } else { 503 }, format!("{body}\n"))
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", "no-store")
+    }
+    // ANCHOR_END: healthz
+}
+
 /// The demo's routes with the default [`AppConfig`].
 pub fn router() -> Router {
     router_with(AppConfig::default())
@@ -192,10 +268,12 @@ pub fn router() -> Router {
 /// ticker's drop switch check `Origin` with one [`OriginPolicy`].
 pub fn router_with(config: AppConfig) -> Router {
     let wire = wire::Wire::new();
+    let broker = Broker::from_config(&config);
     let policy = Arc::new(OriginPolicy::new(config.allowed_origins));
-    let room = chat::Room::new(config.chat);
+    let room = broker.room(config.chat);
     let echo_limits = config.echo_limits;
     let ticker = ticker::Ticker::new(ticker::TickerConfig::default());
+    let health = broker.clone();
     // `POST /ticker/drop` pulls this to end every ticker stream.
     let cutter = wire::Cutter::new();
     let drop_switch = cutter.clone();
@@ -233,8 +311,9 @@ pub fn router_with(config: AppConfig) -> Router {
                 forbidden()
             })
         })
+        .get("/healthz", move |_req| std::future::ready(health.healthz()))
         .get("/ticker", move |req| {
-            let response = cutter.install(ticker.response(&req));
+            let response = cutter.install(broker.ticker_response(&ticker, &req));
             let response = ticker_policy.allow_cors(&req, response);
             std::future::ready(ticker_wire.tap(&req, Protocol::Sse, response))
         })
@@ -337,6 +416,17 @@ mod tests {
             "GET /echo HTTP/1.1\r\nHost: [fe80::1]:9\r\nOrigin: http://[fe80::1]:9\r\n\r\n",
         );
         assert!(OriginPolicy::default().allows(&v6));
+    }
+
+    #[test]
+    fn health_in_memory_is_always_up() {
+        let response = Broker::Memory.healthz();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.head.get("content-type"), Some("application/json"));
+        let crate::server::Body::Full(body) = &response.body else {
+            panic!("a full body");
+        };
+        assert_eq!(&body[..], b"{\"broker\":\"memory\",\"state\":\"up\"}\n");
     }
 
     #[test]

@@ -78,6 +78,22 @@ fn cents(c: i64) -> String {
 }
 // ANCHOR_END: quote_json
 
+/// The symbol and the price in cents of a quote's JSON, as [`Quote::to_json`]
+/// writes it; `None` for anything else.
+fn parse_quote(json: &str) -> Option<(&str, i64)> {
+    let symbol = json.strip_prefix("{\"symbol\":\"")?;
+    let (symbol, rest) = symbol.split_once('"')?;
+    let price = rest.strip_prefix(",\"price\":")?;
+    let (price, _) = price.split_once(',')?;
+    let (whole, hundredths) = price.split_once('.')?;
+    if hundredths.len() != 2 || !hundredths.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let hundredths: i64 = hundredths.parse().ok()?;
+    Some((symbol, whole.checked_mul(100)?.checked_add(hundredths)?))
+}
+
 /// The prices and the generator: pure state, no clock and no I/O.
 #[derive(Debug, Clone)]
 pub struct Market {
@@ -91,6 +107,18 @@ impl Market {
         Market {
             prices: vec![("ACME", 10_000), ("GLOBEX", 4_250), ("INITECH", 1_875)],
             rng: seed,
+        }
+    }
+
+    /// Carries on from a quote published earlier (by another instance, in
+    /// the Redis setup): its symbol's price becomes the quote's. Unknown
+    /// symbols are ignored.
+    pub fn resume_from(&mut self, quote_json: &str) {
+        let Some((symbol, price)) = parse_quote(quote_json) else {
+            return;
+        };
+        if let Some(entry) = self.prices.iter_mut().find(|(s, _)| *s == symbol) {
+            entry.1 = price.max(100);
         }
     }
 
@@ -182,6 +210,20 @@ impl Ticker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_market_resumes_from_published_quotes() {
+        let mut first = Market::new(1);
+        let quotes: Vec<Quote> = (0..50).map(|_| first.next_quote()).collect();
+        let mut next = Market::new(2);
+        for q in &quotes {
+            next.resume_from(&q.to_json());
+        }
+        assert_eq!(next.prices, first.prices);
+        next.resume_from("{\"symbol\":\"ACME\",\"price\":1e9,\"change\":0}");
+        next.resume_from("not json");
+        assert_eq!(next.prices, first.prices);
+    }
 
     #[test]
     fn cents_format() {

@@ -198,10 +198,15 @@ impl Hub {
     ///
     /// Only if the event itself cannot be encoded; the id is then not used.
     pub fn publish(&self, event: Event) -> Result<u64, EncodeError> {
-        let bound = self.inner.config.subscriber_queue.max(1);
         let mut state = self.state();
         let (id, bytes) = state.log.push(event)?;
+        self.fan_out(&mut state, bytes);
+        Ok(id)
+    }
 
+    /// Queues `bytes` for every subscriber, disconnecting laggards.
+    fn fan_out(&self, state: &mut State, bytes: Bytes) {
+        let bound = self.inner.config.subscriber_queue.max(1);
         let mut peak = state.peak_queue;
         let mut lagged = 0;
         state.subscribers.retain(|&key, slot| {
@@ -226,15 +231,49 @@ impl Hub {
         });
         state.peak_queue = peak;
         state.laggards_disconnected += lagged;
-        Ok(id)
     }
     // ANCHOR_END: publish
+
+    /// Offers `bytes` (whole encoded events that carry their own ids) to
+    /// every subscriber, without numbering them or keeping them for replay.
+    ///
+    /// For a feed that brings its own ids and history, such as a broker's
+    /// shared log (the Redis feed in `broker`): it keeps the ids and the
+    /// replay, and borrows this fan-out (bounded queues, laggards
+    /// disconnected, one wake-up per waiting subscriber).
+    pub fn publish_encoded(&self, bytes: Bytes) {
+        let mut state = self.state();
+        self.fan_out(&mut state, bytes);
+    }
+
+    /// Registers a subscriber that first receives `replay`, then every
+    /// event published after this call. The counterpart of
+    /// [`publish_encoded`](Self::publish_encoded): the caller decides what
+    /// the subscriber missed, and must not publish between computing it and
+    /// this call (hold its own lock over both).
+    pub fn subscribe_with(&self, replay: impl IntoIterator<Item = Chunk>) -> Subscription {
+        let mut state = self.state();
+        self.register(&mut state, replay.into_iter().collect())
+    }
+
+    /// Ends every current subscription after what it has queued and
+    /// `farewell` (if any): for a feed whose source is gone for now, so
+    /// that clients reconnect and resume elsewhere or later.
+    pub fn disconnect_all(&self, farewell: Option<Bytes>) {
+        let mut state = self.state();
+        for (_, slot) in state.subscribers.drain() {
+            let mut sub = slot.lock();
+            if let Some(bytes) = &farewell {
+                sub.queue.push_back(bytes.clone());
+            }
+            sub.end();
+        }
+    }
 
     // ANCHOR: replay
     /// Subscribes to live events, first replaying what follows
     /// `last_event_id` (see the module docs for each case).
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
-        let slot = Arc::new(Slot::default());
         let mut state = self.state();
         let mut replay = VecDeque::new();
         match last_event_id.and_then(parse_id) {
@@ -259,11 +298,15 @@ impl Hub {
         }
         // Registered under the same lock as the replay was taken: the next
         // publish goes to the queue, and nothing published earlier does.
+        self.register(&mut state, replay)
+    }
+    // ANCHOR_END: replay
+
+    fn register(&self, state: &mut State, replay: VecDeque<Chunk>) -> Subscription {
+        let slot = Arc::new(Slot::default());
         let key = state.next_subscriber;
         state.next_subscriber += 1;
         state.subscribers.insert(key, slot.clone());
-        drop(state);
-
         Subscription {
             hub: Arc::downgrade(&self.inner),
             key,
@@ -271,7 +314,6 @@ impl Hub {
             slot,
         }
     }
-    // ANCHOR_END: replay
 
     /// How many subscriptions are currently registered. A dropped
     /// subscription or a disconnected laggard no longer counts.
