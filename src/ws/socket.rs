@@ -401,15 +401,24 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
     /// while we held it, and could not write itself, goes out now.
     async fn flush_leftovers(&self) -> Result<(), WsError> {
         while self.core().has_output() {
-            let mut w = self.write.lock().await;
+            let mut w = self.lock_write().await;
             self.flush(&mut w, &[]).await?;
         }
         Ok(())
     }
 
+    /// The write lock. Usually free: taking it then is one atomic step,
+    /// where waiting for it builds and polls a queue entry first.
+    async fn lock_write(&self) -> tokio::sync::MutexGuard<'_, WriteSide<S>> {
+        match self.write.try_lock() {
+            Ok(w) => w,
+            Err(_) => self.write.lock().await,
+        }
+    }
+
     /// Queues `msg` in the core and writes it, waiting for the write lock.
     async fn send(&self, msg: &Message) -> Result<(), WsError> {
-        let mut w = self.write.lock().await;
+        let mut w = self.lock_write().await;
         let payload = {
             let mut core = self.core();
             let payload = core.send_zero_copy(msg)?;
