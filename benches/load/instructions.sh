@@ -27,7 +27,8 @@
 #
 # Knobs (environment): CARGO_TARGET_DIR, LOAD_TARGET_DIR (as run.sh),
 # CONNS (default 10), SERVERS, SCENARIOS, NOTE (a line for the header, for
-# example what else the machine was doing).
+# example what else the machine was doing), OUT (another file than the
+# dated one, for a trial run that should not be kept).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -135,7 +136,7 @@ measure() {
 
 RESULTS=benches/load/results
 mkdir -p "$RESULTS"
-FILE=$RESULTS/$(date -u +%F-%H%M)-instructions.txt
+FILE=${OUT:-$RESULTS/$(date -u +%F-%H%M)-instructions.txt}
 {
   echo "# $(date -u +%FT%TZ) instructions per echoed message (callgrind Ir, server user space), conns=$CONNS"
   echo "# $(uname -srm); $(nproc) cpus; $(valgrind --version); server pinned: ${SERVER_PIN[*]:-no}"
