@@ -138,9 +138,7 @@ async fn echo(args: &[String]) -> Result<()> {
                 let reply = tokio::time::timeout(reply_wait, ws.next()).await;
                 match reply {
                     // Kind and length, as cheap for the client as before.
-                    Ok(Some(Ok(echo)))
-                        if echo.is_text() == text && echo.len() == message.len() =>
-                    {
+                    Ok(Some(Ok(echo))) if echo.is_text() == text && echo.len() == message.len() => {
                         latencies.push(sent.elapsed().as_micros() as u64);
                     }
                     _ => break,
@@ -251,8 +249,7 @@ struct Body {
 
 impl Body {
     fn new(chunked: bool) -> Self {
-        let limits = Limits::default()
-            .with_max_body_bytes(u64::MAX);
+        let limits = Limits::default().with_max_body_bytes(u64::MAX);
         Body {
             chunked: chunked.then(|| ChunkedDecoder::new(limits)),
             first: Vec::new(),
