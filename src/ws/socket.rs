@@ -450,10 +450,15 @@ pub struct WsReader<S> {
     shared: Arc<Shared<S>>,
     /// Server shutdown, if the socket should react to it (see `recv`).
     shutdown: Option<Shutdown>,
-    /// Waits for `shutdown`, made on the first wait for input and kept:
-    /// a wait stays registered with the switch across reads, where a new
-    /// one per read would register and unregister for every message.
+    /// Waits for `shutdown`, made once the connection has delivered a
+    /// message, and kept: it stays registered with the switch across
+    /// reads, where a wait made per read registers and unregisters for
+    /// every message. A connection that has carried nothing makes its wait
+    /// afresh each time instead (it waits rarely), so ten thousand idle
+    /// connections do not hold one each.
     going_away: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+    /// A message was delivered: the connection is worth a kept wait.
+    delivered: bool,
     /// The wakers `timer` and `going_away` were last polled with (see
     /// [`WhenDue`]).
     timer_waker: Option<Waker>,
@@ -520,6 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 shared: Arc::clone(&shared),
                 shutdown: None,
                 going_away: None,
+                delivered: false,
                 timer_waker: None,
                 going_away_waker: None,
                 timer: None,
@@ -628,6 +634,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             match self.step() {
                 Step::Over => return None,
                 Step::Deliver(msg) => {
+                    self.delivered = true;
                     return Some(self.shared.write_replies().await.map(|()| msg));
                 }
                 Step::Fail(e) => {
@@ -703,7 +710,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         self.buf.reserve(self.read_size.next);
         let offered = self.buf.capacity() - self.buf.len();
         self.arm_timer(deadline);
-        if open && self.going_away.is_none() {
+        if open && self.delivered && self.going_away.is_none() {
             if let Some(shutdown) = &self.shutdown {
                 let shutdown = shutdown.clone();
                 self.going_away = Some(Box::pin(async move { shutdown.wait().await }));
@@ -722,6 +729,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         let going_away = going_away.as_mut().filter(|_| open);
         // `select!` builds every branch's future, enabled or not.
         let (timed, stoppable) = (timer.is_some(), going_away.is_some());
+        let fresh_wait = open && !stoppable && shutdown.is_some();
         let waited = tokio::select! {
             read = io.read_buf(buf) => Waited::Read(read),
             () = WhenDue {
@@ -734,6 +742,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                 due: |_: &_| shutdown.as_ref().is_some_and(Shutdown::is_triggered),
                 waker: going_away_waker,
             }, if stoppable => Waited::Shutdown,
+            () = async { shutdown.as_ref().expect("checked").wait().await }, if fresh_wait => {
+                Waited::Shutdown
+            }
         };
         if let Waited::Shutdown = waited {
             // Done: a finished future must not be polled again.
