@@ -3,7 +3,7 @@
 # a figure that does not move with the machine's load, beside the
 # wall-clock ones of run.sh that do.
 #
-#   bash benches/load/instructions.sh          # ~15 minutes on 2 cores
+#   bash benches/load/instructions.sh          # ~5 minutes on 2 cores, once built
 #   SCENARIOS=text20 SERVERS=ours bash benches/load/instructions.sh
 #
 # Each server (the release binary's /echo, the tokio-tungstenite and the
