@@ -11,22 +11,34 @@
 ///
 /// `offset` lets a payload be unmasked piece by piece as it arrives: pass the
 /// number of payload bytes already processed. The bulk of the work is done
-/// eight bytes at a time with one `u64` XOR; only the tail (< 8 bytes) goes
-/// byte by byte.
+/// in blocks of 32 bytes, XORed with a 32-byte copy of the key: a loop of
+/// that fixed shape is one the compiler turns into SIMD instructions (16
+/// bytes at a time with the SSE2 every x86-64 has), with no `unsafe` and no
+/// per-CPU code of ours. What is left, fewer than 32 bytes, goes eight bytes
+/// at a time with one `u64` XOR, and the last few byte by byte.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that `key[0]` lines up with `buf[0]`.
     let mut k = key;
     k.rotate_left(offset % 4);
-    // Eight is a multiple of four, so the same 8-byte pattern fits every chunk.
-    let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let masked = u64::from_ne_bytes(word) ^ wide;
-        chunk.copy_from_slice(&masked.to_ne_bytes());
+    // 32 and 8 are multiples of four, so one pattern fits every block.
+    let mut pattern = [0u8; 32];
+    for (p, m) in pattern.iter_mut().zip(k.iter().cycle()) {
+        *p = *m;
     }
-    for (byte, m) in chunks.into_remainder().iter_mut().zip(k.iter().cycle()) {
+    let mut blocks = buf.chunks_exact_mut(32);
+    for block in &mut blocks {
+        for (byte, m) in block.iter_mut().zip(pattern.iter()) {
+            *byte ^= m;
+        }
+    }
+    let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+    }
+    for (byte, m) in words.into_remainder().iter_mut().zip(k.iter().cycle()) {
         *byte ^= m;
     }
 }
@@ -52,7 +64,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..200),
+        fn matches_naive(data in proptest::collection::vec(any::<u8>(), 0..300),
                          key in any::<[u8; 4]>(), offset in 0usize..1000) {
             let mut fast = data.clone();
             let mut slow = data.clone();

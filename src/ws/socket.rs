@@ -19,9 +19,11 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
@@ -325,7 +327,13 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
         if w.ended {
             output.clear();
         } else if w.pending.is_empty() {
-            w.pending = output.split();
+            // The two buffers change places instead of the output being
+            // split off: a split shares one allocation between both, so
+            // the core's next frame would need a new one (and the split a
+            // shared header), three allocations per message in all. Swapped,
+            // each buffer keeps its own allocation and is reused.
+            w.pending.clear();
+            std::mem::swap(&mut w.pending, output);
         } else {
             w.pending.extend_from_slice(output);
             output.clear();
@@ -337,24 +345,34 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
     /// once the core says the connection is over. Bounded by the write
     /// timeout; a failed or late write ends the connection.
     async fn flush(&self, w: &mut WriteSide<S>, payload: &[u8]) -> Result<(), WsError> {
-        let work = async {
-            w.write_out(payload).await?;
-            loop {
-                self.take_output(w);
-                if w.pending.is_empty() {
-                    break;
+        let outcome = {
+            let mut work = std::pin::pin!(async {
+                w.write_out(payload).await?;
+                loop {
+                    self.take_output(w);
+                    if w.pending.is_empty() {
+                        break;
+                    }
+                    w.write_out(&[]).await?;
                 }
-                w.write_out(&[]).await?;
+                w.io.flush().await?;
+                if !w.ended && self.core().is_closed() {
+                    w.ended = true;
+                    // The peer may already be gone; that is not our error.
+                    let _ = w.io.shutdown().await;
+                }
+                Ok::<_, io::Error>(())
+            });
+            // Most writes are done at the first try: the timer is armed only
+            // for one that has to wait. Registering and cancelling a timer for
+            // every message cost more than the rest of the write path.
+            let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(done) => Ok(done),
+                Poll::Pending => tokio::time::timeout(self.write_timeout, work).await,
             }
-            w.io.flush().await?;
-            if !w.ended && self.core().is_closed() {
-                w.ended = true;
-                // The peer may already be gone; that is not our error.
-                let _ = w.io.shutdown().await;
-            }
-            Ok::<_, io::Error>(())
         };
-        let result = match tokio::time::timeout(self.write_timeout, work).await {
+        let result = match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => WsError::Io(e),
             Err(_) => WsError::WriteTimeout,
@@ -383,15 +401,24 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
     /// while we held it, and could not write itself, goes out now.
     async fn flush_leftovers(&self) -> Result<(), WsError> {
         while self.core().has_output() {
-            let mut w = self.write.lock().await;
+            let mut w = self.lock_write().await;
             self.flush(&mut w, &[]).await?;
         }
         Ok(())
     }
 
+    /// The write lock. Usually free: taking it then is one atomic step,
+    /// where waiting for it builds and polls a queue entry first.
+    async fn lock_write(&self) -> tokio::sync::MutexGuard<'_, WriteSide<S>> {
+        match self.write.try_lock() {
+            Ok(w) => w,
+            Err(_) => self.write.lock().await,
+        }
+    }
+
     /// Queues `msg` in the core and writes it, waiting for the write lock.
     async fn send(&self, msg: &Message) -> Result<(), WsError> {
-        let mut w = self.write.lock().await;
+        let mut w = self.lock_write().await;
         let payload = {
             let mut core = self.core();
             let payload = core.send_zero_copy(msg)?;
@@ -423,6 +450,19 @@ pub struct WsReader<S> {
     shared: Arc<Shared<S>>,
     /// Server shutdown, if the socket should react to it (see `recv`).
     shutdown: Option<Shutdown>,
+    /// Waits for `shutdown`, made once the connection has delivered a
+    /// message, and kept: it stays registered with the switch across
+    /// reads, where a wait made per read registers and unregisters for
+    /// every message. A connection that has carried nothing makes its wait
+    /// afresh each time instead (it waits rarely), so ten thousand idle
+    /// connections do not hold one each.
+    going_away: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+    /// A message was delivered: the connection is worth a kept wait.
+    delivered: bool,
+    /// The wakers `timer` and `going_away` were last polled with (see
+    /// [`WhenDue`]).
+    timer_waker: Option<Waker>,
+    going_away_waker: Option<Waker>,
     /// Fires when the core's next deadline may be due (see `arm_timer`).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -484,6 +524,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 read_size: ReadSize::new(config.read_chunk),
                 shared: Arc::clone(&shared),
                 shutdown: None,
+                going_away: None,
+                delivered: false,
+                timer_waker: None,
+                going_away_waker: None,
                 timer: None,
             },
             writer: WsWriter { shared },
@@ -590,6 +634,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             match self.step() {
                 Step::Over => return None,
                 Step::Deliver(msg) => {
+                    self.delivered = true;
                     return Some(self.shared.write_replies().await.map(|()| msg));
                 }
                 Step::Fail(e) => {
@@ -665,23 +710,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         self.buf.reserve(self.read_size.next);
         let offered = self.buf.capacity() - self.buf.len();
         self.arm_timer(deadline);
+        if open && self.delivered && self.going_away.is_none() {
+            if let Some(shutdown) = &self.shutdown {
+                let shutdown = shutdown.clone();
+                self.going_away = Some(Box::pin(async move { shutdown.wait().await }));
+            }
+        }
         let WsReader {
             io,
             buf,
             timer,
+            going_away,
+            timer_waker,
+            going_away_waker,
             shutdown,
             ..
         } = self;
-        let shutdown = shutdown.as_ref().filter(|_| open);
+        let going_away = going_away.as_mut().filter(|_| open);
+        // `select!` builds every branch's future, enabled or not.
+        let (timed, stoppable) = (timer.is_some(), going_away.is_some());
+        let fresh_wait = open && !stoppable && shutdown.is_some();
         let waited = tokio::select! {
             read = io.read_buf(buf) => Waited::Read(read),
-            () = async { timer.as_mut().expect("checked").as_mut().await }, if timer.is_some() => {
-                Waited::Deadline
-            }
-            () = async { shutdown.expect("checked").wait().await }, if shutdown.is_some() => {
+            () = WhenDue {
+                inner: timer.as_mut().map(|sleep| sleep.as_mut()),
+                due: |sleep: &tokio::time::Sleep| sleep.is_elapsed(),
+                waker: timer_waker,
+            }, if timed => Waited::Deadline,
+            () = WhenDue {
+                inner: going_away.map(|wait| wait.as_mut()),
+                due: |_: &_| shutdown.as_ref().is_some_and(Shutdown::is_triggered),
+                waker: going_away_waker,
+            }, if stoppable => Waited::Shutdown,
+            () = async { shutdown.as_ref().expect("checked").wait().await }, if fresh_wait => {
                 Waited::Shutdown
             }
         };
+        if let Waited::Shutdown = waited {
+            // Done: a finished future must not be polled again.
+            self.going_away = None;
+            self.shutdown = None;
+        }
         if let Waited::Read(Ok(got)) = waited {
             self.read_size.record(offered, got);
         }
@@ -700,9 +769,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         };
         match &mut self.timer {
             Some(timer) if timer.deadline() <= deadline && !timer.is_elapsed() => {}
-            Some(timer) => timer.as_mut().reset(deadline),
-            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            Some(timer) => {
+                timer.as_mut().reset(deadline);
+                self.timer_waker = None;
+            }
+            None => {
+                self.timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                self.timer_waker = None;
+            }
         }
+    }
+}
+
+/// Polls `inner`, a future that stays registered to wake the task once it
+/// was polled (a timer, a wait for the shutdown switch), only when that can
+/// tell anything new: the first time, when the task's waker is another one
+/// (the half moved to another task), or when `due` says its event may have
+/// come. Every poll of a timer or of a `watch` takes a lock, and a busy
+/// connection's `select!` polls both about twice per message, for events
+/// that come once per keepalive period or once per server.
+struct WhenDue<'a, F: ?Sized, D> {
+    /// `None`: nothing to wait for, never ready.
+    inner: Option<Pin<&'a mut F>>,
+    due: D,
+    /// The waker of the last poll that left `inner` registered.
+    waker: &'a mut Option<Waker>,
+}
+
+impl<F: Future + ?Sized, D: Fn(&F) -> bool + Unpin> Future for WhenDue<'_, F, D> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Pending;
+        };
+        let registered = this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if registered && !(this.due)(inner) {
+            return Poll::Pending;
+        }
+        let out = inner.as_mut().poll(cx);
+        *this.waker = out.is_pending().then(|| cx.waker().clone());
+        out
     }
 }
 
