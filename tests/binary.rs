@@ -6,26 +6,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
+mod support;
+
 /// Starts the binary on port 0 with `stderr` as given, and returns it with
 /// the address from its one stdout line.
 fn start_binary(stderr: Stdio) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
-        .args(["--addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("start the binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .expect("the address line")
-        .to_string();
-    (child, addr)
+    let demo = support::spawn_demo(
+        support::demo_command()
+            .env("RUST_LOG", "info")
+            .stderr(stderr),
+    );
+    assert_eq!(demo.scheme, "http");
+    (demo.child, demo.addr)
 }
 
 #[test]

@@ -17,9 +17,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The binary, started on a free port, and its address.
@@ -30,23 +30,12 @@ struct Binary {
 
 impl Binary {
     fn start() -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
-            .args(["--addr", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .expect("listening on http://ADDR")
-            .to_string();
-        Binary { child, addr }
+        let demo = support::spawn_demo(support::demo_command().env("RUST_LOG", "warn"));
+        assert_eq!(demo.scheme, "http");
+        Binary {
+            child: demo.child,
+            addr: demo.addr,
+        }
     }
 
     /// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`).

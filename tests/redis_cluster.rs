@@ -6,12 +6,14 @@
 //! machine, not a reason to skip. Instances are the real binary, started
 //! on port 0 as `tests/binary.rs` does, so killing one is a real crash.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use realtime_events::sse::{EventStreamParser, Item};
+
+mod support;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A `redis-server` of our own, killed when dropped.
@@ -99,23 +101,16 @@ struct Instance {
 
 impl Instance {
     fn start(redis: &Redis) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
-            .args(["--addr", "127.0.0.1:0", "--redis", &redis.url()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the binary");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("no address line: {line:?}"))
-            .to_string();
-        Instance { child, addr }
+        let demo = support::spawn_demo(
+            support::demo_command()
+                .args(["--redis", &redis.url()])
+                .env("RUST_LOG", "warn"),
+        );
+        assert_eq!(demo.scheme, "http");
+        Instance {
+            child: demo.child,
+            addr: demo.addr,
+        }
     }
 
     fn kill(&mut self) {
@@ -452,7 +447,9 @@ async fn chat_lines_reach_members_on_every_instance() {
         .await
         .unwrap();
 
-    async fn next_text(ws: &mut realtime_events::ws::WebSocket<tokio::net::TcpStream>) -> String {
+    async fn next_text(
+        ws: &mut realtime_events::ws::WebSocket<realtime_events::tls::ClientStream>,
+    ) -> String {
         match tokio::time::timeout(Duration::from_secs(5), ws.recv()).await {
             Ok(Some(Ok(Message::Text(text)))) => text,
             other => panic!("expected a line, got {other:?}"),

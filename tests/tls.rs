@@ -354,27 +354,16 @@ async fn a_stalled_handshake_ends_at_the_header_read_timeout() {
 fn the_binary_serves_https_with_the_given_files() {
     let pki = make_pki(&["localhost", "127.0.0.1"]);
     let dir = pki.write_files("binary");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-events"))
-        .args(["--addr", "127.0.0.1:0", "--tls-cert"])
-        .arg(dir.join("cert.pem"))
-        .arg("--tls-key")
-        .arg(dir.join("key.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on https://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
+    let demo = support::spawn_demo(
+        support::demo_command()
+            .arg("--tls-cert")
+            .arg(dir.join("cert.pem"))
+            .arg("--tls-key")
+            .arg(dir.join("key.pem")),
+    );
+    assert_eq!(demo.scheme, "https");
+    let mut child = demo.child;
+    let addr: SocketAddr = demo.addr.parse().unwrap();
     curl_the_demo(addr.port(), &dir.join("ca.pem"));
     child.kill().unwrap();
     child.wait().unwrap();

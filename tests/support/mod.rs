@@ -181,3 +181,47 @@ pub async fn open_ws(addr: SocketAddr, path: &str) -> TcpStream {
     );
     stream
 }
+
+/// The demo binary, started by a test as a user would start it.
+pub struct Demo {
+    pub child: std::process::Child,
+    /// `http` or `https`, from the address line.
+    pub scheme: String,
+    /// HOST:PORT, from the address line.
+    pub addr: String,
+}
+
+/// The demo binary on a free port (`--addr 127.0.0.1:0`), stdout piped
+/// for its address line, stderr dropped: a test adds its flags, its
+/// environment, or a stderr of its own, then calls [`spawn_demo`].
+pub fn demo_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_realtime-events"));
+    command
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Starts `command` and waits for the one stdout line that says where it
+/// listens, `listening on SCHEME://HOST:PORT`.
+pub fn spawn_demo(command: &mut std::process::Command) -> Demo {
+    use std::io::BufRead;
+    let mut child = command.spawn().expect("start the demo binary");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .expect("the address line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("no address line: {line:?}"));
+    let (scheme, addr) = url
+        .split_once("://")
+        .unwrap_or_else(|| panic!("no scheme in {url:?}"));
+    Demo {
+        scheme: scheme.to_string(),
+        addr: addr.to_string(),
+        child,
+    }
+}
