@@ -731,6 +731,16 @@ async fn measure_the_redis_hop_and_two_instances() {
         sorted[((sorted.len() - 1) as f64 * p) as usize]
     }
 
+    /// One row: the case's name, p50, p99 and how many deliveries.
+    fn record(results: &mut Vec<(String, u64, u64, usize)>, name: &str, sorted: &[u64]) {
+        results.push((
+            name.to_string(),
+            pct(sorted, 0.5),
+            pct(sorted, 0.99),
+            sorted.len(),
+        ));
+    }
+
     let redis = Redis::start();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut lines = Vec::new();
@@ -744,12 +754,7 @@ async fn measure_the_redis_hop_and_two_instances() {
             std::future::ready(())
         })
         .await;
-        results.push((
-            "memory, one instance".into(),
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            lat.len(),
-        ));
+        record(&mut results, "memory, one instance", &lat);
 
         let stream = format!("m{round}:one");
         let feed = RedisFeed::start(client.clone(), stream, FeedConfig::default(), None)
@@ -763,12 +768,7 @@ async fn measure_the_redis_hop_and_two_instances() {
             }
         })
         .await;
-        results.push((
-            "redis, one instance".into(),
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            lat.len(),
-        ));
+        record(&mut results, "redis, one instance", &lat);
 
         let stream = format!("m{round}:two");
         let one = RedisFeed::start(client.clone(), stream.clone(), FeedConfig::default(), None)
@@ -785,12 +785,7 @@ async fn measure_the_redis_hop_and_two_instances() {
             }
         })
         .await;
-        results.push((
-            "redis, two instances".into(),
-            pct(&lat, 0.5),
-            pct(&lat, 0.99),
-            lat.len(),
-        ));
+        record(&mut results, "redis, two instances", &lat);
     }
     lines.push(format!(
         "{SUBS} subscribers over TCP, {RATE} events/s for {SECONDS} s, one process, 2 worker threads"
