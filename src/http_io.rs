@@ -3,6 +3,9 @@
 //! bytes into a buffer and asks a sans-IO parser, after each read, whether
 //! the head is whole yet. Every rule about what a head may contain stays
 //! in that parser.
+//!
+//! Beside it, the other piece of byte-moving both protocols share: the
+//! lingering close ([`linger`]).
 
 use std::fmt;
 use std::io;
@@ -81,6 +84,30 @@ where
     }
 }
 // ANCHOR_END: read_head
+
+// ANCHOR: linger
+/// Reads and drops what the peer still sends, until it closes, for at most
+/// a second and 64 KiB: the last step before a connection we ended is
+/// dropped (an HTTP refusal, a failed WebSocket). Closing a socket with
+/// unread input makes the kernel send a reset, and a reset can keep the
+/// peer from ever reading our last answer: its next write fails and it
+/// gives up on what it had received. Autobahn's case 4.1.5 caught this once.
+pub(crate) async fn linger<R: AsyncRead + Unpin>(io: &mut R) {
+    const FOR: std::time::Duration = std::time::Duration::from_secs(1);
+    const AT_MOST: usize = 64 * 1024;
+    let drain = async {
+        let mut sink = [0u8; 512];
+        let mut drained = 0;
+        while drained < AT_MOST {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(FOR, drain).await;
+}
+// ANCHOR_END: linger
 
 #[cfg(test)]
 mod tests {

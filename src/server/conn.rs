@@ -403,24 +403,11 @@ where
     if write_within(io, &out, config.write_timeout).await.is_err() {
         return End::Refused(status, why);
     }
-    let linger = async {
-        io.shutdown().await?;
-        let mut sink = [0u8; 512];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match io.read(&mut sink).await? {
-                0 => break,
-                n => drained += n,
-            }
-        }
-        Ok::<_, std::io::Error>(())
-    };
-    let _ = tokio::time::timeout(LINGER, linger).await;
+    // Stop writing, then drain: the peer reads our answer, not a reset.
+    let _ = tokio::time::timeout(config.write_timeout, io.shutdown()).await;
+    crate::http_io::linger(io).await;
     End::Refused(status, why)
 }
-
-/// How long a refused connection is drained before it is closed.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// Writes all of `bytes` and flushes, or fails with `TimedOut` once
 /// `limit` has passed: a peer that stops reading cannot hold us.

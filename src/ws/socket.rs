@@ -164,11 +164,6 @@ struct ReadSize {
 /// How many short reads in a row halve the read size.
 const SHRINK_AFTER: u8 = 4;
 
-/// How long a failed connection is drained before it is dropped, and how
-/// much of the peer's input that may read (see `WsReader::linger`).
-const LINGER: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 64 * 1024;
-
 impl ReadSize {
     fn new(max: usize) -> Self {
         let max = max.max(1);
@@ -644,8 +639,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                 }
                 Step::Fail(e) => {
                     // The peer may already be gone; the error is what matters.
+                    // Our close is out: let the peer read it before we drop.
                     if self.shared.write_replies().await.is_ok() {
-                        self.linger().await;
+                        crate::http_io::linger(&mut self.io).await;
                     }
                     return Some(Err(WsError::Protocol(e)));
                 }
@@ -687,26 +683,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
     }
     // ANCHOR_END: recv
-
-    /// After failing the connection: reads and drops what the peer still
-    /// sends, until it closes, for at most [`LINGER`]. Closing a socket
-    /// with unread input makes the kernel send a reset, and a reset can
-    /// make the peer's kernel throw away our close frame (and the replies
-    /// before it) unread: Autobahn's case 4.1.5, which sends a bad frame
-    /// and then more bytes one at a time, caught it once.
-    async fn linger(&mut self) {
-        let drain = async {
-            let mut sink = [0u8; 512];
-            let mut drained = 0;
-            while drained < LINGER_BYTES {
-                match self.io.read(&mut sink).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => drained += n,
-                }
-            }
-        };
-        let _ = tokio::time::timeout(LINGER, drain).await;
-    }
 
     /// Hands the buffered input to the core and says what it wants next.
     fn step(&mut self) -> Step {
