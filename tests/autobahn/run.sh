@@ -81,21 +81,30 @@ for agent, cases in sorted(index.items()):
 PY
 }
 
-# --- our server under the fuzzing client ----------------------------------------
-say "starting the server"
-# The suite sends 16 MiB frames and messages up to 64 MiB: raise /echo's
-# limits from the demo's 1 MiB to what the cases need.
-"$server_bin" --addr 127.0.0.1:0 --echo-max-frame 16777216 --echo-max-message 67108864 \
-  >"$work/server.out" 2>"$work/server.log" &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null || true; rm -rf "${boot:-}"' EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
-  sleep 0.1
-done
-addr=$(sed -n 's|^listening on http://||p' "$work/server.out" | head -n1)
-[ -n "$addr" ] || { echo "server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
-cat >"$work/fuzzingclient.json" <<JSON
+# --- both roles at once ---------------------------------------------------------
+# The two runs share nothing (the client's runs in its own network
+# namespace), and each is one Python process that mostly waits on the other
+# side, so on two cores they take about the time of the longer one instead
+# of the sum: a third of CI's budget before this.
+
+# Our server under the fuzzing client. The suite sends 16 MiB frames and
+# messages up to 64 MiB: /echo's limits are raised from the demo's 1 MiB to
+# what the cases need.
+test_server() {
+  "$server_bin" --addr 127.0.0.1:0 --echo-max-frame 16777216 --echo-max-message 67108864 \
+    >"$work/server.out" 2>"$work/server.log" &
+  local server_pid=$!
+  trap 'kill $server_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    grep -q '^listening on ' "$work/server.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  local addr
+  addr=$(sed -n 's|^listening on http://||p' "$work/server.out" | head -n1)
+  if [ -z "$addr" ]; then
+    echo "server did not start"; cat "$work/server.log"; kill "$server_pid" 2>/dev/null; return 1
+  fi
+  cat >"$work/fuzzingclient.json" <<JSON
 {
   "outdir": "$reports/servers",
   "servers": [{"agent": "realtime-events", "url": "ws://$addr/echo"}],
@@ -104,21 +113,21 @@ cat >"$work/fuzzingclient.json" <<JSON
   "exclude-agent-cases": {}
 }
 JSON
-say "fuzzingclient against ws://$addr/echo"
-(cd "$work" && "$venv/bin/wstest" -m fuzzingclient -s "$work/fuzzingclient.json" >"$work/fuzzingclient.log" 2>&1) \
-  || { tail -n 30 "$work/fuzzingclient.log" >&2; exit 1; }
-kill "$server_pid" 2>/dev/null || true
-wait "$server_pid" 2>/dev/null || true
-server_ok=0
-summarize "$reports/servers/index.json" "server" || server_ok=1
+  say "fuzzingclient against ws://$addr/echo"
+  local status=0
+  (cd "$work" && "$venv/bin/wstest" -m fuzzingclient -s "$work/fuzzingclient.json" >"$work/fuzzingclient.log" 2>&1) \
+    || { tail -n 30 "$work/fuzzingclient.log"; status=1; }
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  say "server role finished"
+  return $status
+}
 
-# --- our client against the fuzzing server -----------------------------------
-# wstest's fuzzing server binds every interface whatever its URL says, so it
-# runs in a network namespace of its own where only loopback exists.
-if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq util-linux iproute2 >/dev/null
-fi
-cat >"$work/fuzzingserver.json" <<JSON
+# Our client against the fuzzing server. wstest's fuzzing server binds every
+# interface whatever its URL says, so it runs in a network namespace of its
+# own where only loopback exists.
+test_client() {
+  cat >"$work/fuzzingserver.json" <<JSON
 {
   "url": "ws://127.0.0.1:9001",
   "outdir": "$reports/clients",
@@ -127,19 +136,37 @@ cat >"$work/fuzzingserver.json" <<JSON
   "exclude-agent-cases": {}
 }
 JSON
-say "fuzzingserver against the ch10_client example (in a private network namespace)"
-unshare --net bash -c '
-  set -e
-  ip link set lo up
-  cd "$1"
-  "$2/bin/wstest" -m fuzzingserver -s "$1/fuzzingserver.json" >"$1/fuzzingserver.log" 2>&1 &
-  wstest=$!
-  "$3" --autobahn ws://127.0.0.1:9001 >"$1/client.log" 2>&1 || status=$?
-  kill $wstest 2>/dev/null || true
-  exit ${status:-0}
-' _ "$work" "$venv" "$client_bin" || { tail -n 30 "$work/client.log" >&2; exit 1; }
-client_ok=0
-summarize "$reports/clients/index.json" "client" || client_ok=1
+  say "fuzzingserver against the ch10_client example (in a private network namespace)"
+  local status=0
+  unshare --net bash -c '
+    set -e
+    ip link set lo up
+    cd "$1"
+    "$2/bin/wstest" -m fuzzingserver -s "$1/fuzzingserver.json" >"$1/fuzzingserver.log" 2>&1 &
+    wstest=$!
+    "$3" --autobahn ws://127.0.0.1:9001 >"$1/client.log" 2>&1 || status=$?
+    kill $wstest 2>/dev/null || true
+    exit ${status:-0}
+  ' _ "$work" "$venv" "$client_bin" || { tail -n 30 "$work/client.log"; status=1; }
+  say "client role finished"
+  return $status
+}
+
+if ! command -v unshare >/dev/null || ! command -v ip >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq util-linux iproute2 >/dev/null
+fi
+# Each role's output goes to its own log, shown after both are done, so the
+# two do not interleave.
+test_server >"$work/server-role.out" 2>&1 &
+server_role=$!
+test_client >"$work/client-role.out" 2>&1 &
+client_role=$!
+trap 'kill $server_role $client_role 2>/dev/null || true; rm -rf "${boot:-}"' EXIT
+server_ok=0; wait "$server_role" || server_ok=1
+client_ok=0; wait "$client_role" || client_ok=1
+cat "$work/server-role.out" "$work/client-role.out"
+[ "$server_ok" = 0 ] && { summarize "$reports/servers/index.json" "server" || server_ok=1; }
+[ "$client_ok" = 0 ] && { summarize "$reports/clients/index.json" "client" || client_ok=1; }
 
 say "done"
 [ "$server_ok" = 0 ] && [ "$client_ok" = 0 ]
