@@ -2,7 +2,7 @@
 # The side-by-side load comparison: our server against its peers, A B A B,
 # every figure printed as a ratio against a peer measured in the same run.
 #
-#   bash benches/load/run.sh            # full: ~10 minutes on 2 cores
+#   bash benches/load/run.sh            # full: ~13 minutes on 2 cores
 #   bash benches/load/run.sh --quick    # smoke run: ~2 minutes, smaller counts
 #
 # Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset),
@@ -136,8 +136,13 @@ want echo && echo "==> WebSocket echo"
 want echo && for round in $(seq "$ROUNDS"); do
   for server in $(in_order "$round" $ECHO_SERVERS); do
     start_server $(echo_cmd "$server")
-    record "echo_100x20B" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --secs "$SECS" --pid "$SERVER_PID"
-    record "echo_10x64KiB" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS" --pid "$SERVER_PID"
+    # The four scenarios of issue #16: small messages one at a time and 16
+    # on the way per connection, large ones as text (UTF-8 checked) and as
+    # binary.
+    record "echo_100x20B_text" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --text --secs "$SECS" --pid "$SERVER_PID"
+    record "echo_100x20B_pipelined16" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 100 --size 20 --inflight 16 --secs "$SECS" --pid "$SERVER_PID"
+    record "echo_10x64KiB_text" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --text --secs "$SECS" --pid "$SERVER_PID"
+    record "echo_10x64KiB_binary" "$server" echo --url "ws://$SERVER_ADDR/echo" --conns 10 --size 65536 --secs "$SECS" --pid "$SERVER_PID"
     stop_server
   done
 done

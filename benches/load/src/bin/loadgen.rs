@@ -3,7 +3,7 @@
 //! own event-stream parser for SSE) whatever the server.
 //!
 //! ```text
-//! loadgen echo     --url ws://H:P/echo --conns 100 --size 20 --secs 5 [--text]
+//! loadgen echo     --url ws://H:P/echo --conns 100 --size 20 --secs 5 [--text] [--inflight 16]
 //! loadgen fanout   --addr H:P --subs 1000 --secs 5 --pid SERVER_PID
 //! loadgen idle-ws  --url ws://H:P/echo --conns 10000 --pid SERVER_PID
 //! loadgen idle-sse --addr H:P --conns 10000 --pid SERVER_PID
@@ -83,7 +83,9 @@ fn busy_percent(start: (u64, u64), end: (u64, u64), elapsed: f64) -> f64 {
 /// WebSocket ping-pong: each connection sends one binary message (a text
 /// message with `--text`, which the server must check is UTF-8), waits for
 /// its echo, and repeats, for `--secs` (at most `--max-msgs` round trips per
-/// connection). Latency is the round trip, in microseconds. With `--pid`,
+/// connection). With `--inflight N`, each connection keeps N messages on
+/// the way (pipelined: N sent in one write to start, then one more for
+/// every echo), so a server can find several messages in one read. Latency is the round trip, in microseconds. With `--pid`,
 /// also the server's CPU time per echoed message: a figure that depends on
 /// the work done, not on how busy the machine was, so it stays steady where
 /// messages per second do not. An echo must come within `--reply-secs`
@@ -97,6 +99,7 @@ async fn echo(args: &[String]) -> Result<()> {
     let max_msgs: u64 = arg_num(args, "--max-msgs", "10000000");
     let pid: u32 = arg_num(args, "--pid", "0");
     let text = args.iter().any(|a| a == "--text");
+    let inflight: usize = arg_num::<usize>(args, "--inflight", "1").max(1);
     let reply_wait = Duration::from_secs_f64(arg_num(args, "--reply-secs", "1"));
 
     let mut sockets = Vec::with_capacity(conns);
@@ -126,14 +129,27 @@ async fn echo(args: &[String]) -> Result<()> {
         let message = message.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            for _ in 0..max_msgs {
-                if Instant::now() >= deadline {
+            // When each message on the way was sent, oldest first: echoes
+            // come back in order.
+            let mut on_the_way = std::collections::VecDeque::with_capacity(inflight);
+            let mut sent_count = 0u64;
+            'run: loop {
+                while on_the_way.len() < inflight
+                    && sent_count < max_msgs
+                    && Instant::now() < deadline
+                {
+                    if ws.feed(message.clone()).await.is_err() {
+                        break 'run;
+                    }
+                    on_the_way.push_back(Instant::now());
+                    sent_count += 1;
+                }
+                if ws.flush().await.is_err() {
                     break;
                 }
-                let sent = Instant::now();
-                if ws.send(message.clone()).await.is_err() {
+                let Some(sent) = on_the_way.pop_front() else {
                     break;
-                }
+                };
                 // A reply must come in time, or the connection is done.
                 let reply = tokio::time::timeout(reply_wait, ws.next()).await;
                 match reply {
