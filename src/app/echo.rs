@@ -41,8 +41,11 @@ pub async fn handle_with_limits(request: Request, limits: Limits) -> Response {
         |mut socket| async move {
             while let Some(Ok(msg)) = socket.recv().await {
                 match msg {
+                    // Fed, not sent: `recv` writes it before it waits, so
+                    // echoes of messages that came in one read leave in
+                    // one write.
                     Message::Text(_) | Message::Binary(_) => {
-                        if socket.send(msg).await.is_err() {
+                        if socket.feed(msg).await.is_err() {
                             break;
                         }
                     }

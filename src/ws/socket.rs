@@ -138,6 +138,11 @@ impl Config {
     }
 }
 
+/// The most bytes [`WebSocket::feed`] holds back: a handler that feeds
+/// faster than `recv` flushes writes once this much is queued, so fed
+/// messages cost bounded memory.
+pub const FEED_LIMIT: usize = 64 * 1024;
+
 /// The smallest read buffer a connection offers the stream: enough for a
 /// typical chat or ticker message in one read, small enough that ten
 /// thousand idle connections cost little.
@@ -416,6 +421,29 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
         }
     }
 
+    /// Queues `msg` behind the bytes already pending, without writing,
+    /// while they stay within [`FEED_LIMIT`]; past it, writes everything
+    /// as [`Shared::send`] does.
+    async fn feed(&self, msg: &Message) -> Result<(), WsError> {
+        let mut w = self.lock_write().await;
+        if w.ended || w.pending.len() + msg.payload_len() > FEED_LIMIT {
+            drop(w);
+            return self.send(msg).await;
+        }
+        self.core().send(msg)?;
+        self.take_output(&mut w);
+        Ok(())
+    }
+
+    /// Writes whatever is queued: fed messages and automatic replies.
+    async fn flush_queued(&self) -> Result<(), WsError> {
+        let mut w = self.lock_write().await;
+        if w.pending.is_empty() && !self.core().has_output() {
+            return Ok(());
+        }
+        self.flush(&mut w, &[]).await
+    }
+
     /// Queues `msg` in the core and writes it, waiting for the write lock.
     async fn send(&self, msg: &Message) -> Result<(), WsError> {
         let mut w = self.lock_write().await;
@@ -459,6 +487,9 @@ pub struct WsReader<S> {
     going_away: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     /// A message was delivered: the connection is worth a kept wait.
     delivered: bool,
+    /// [`WebSocket::feed`] queued bytes that `recv` must write before it
+    /// waits for input.
+    fed: bool,
     /// The wakers `timer` and `going_away` were last polled with (see
     /// [`WhenDue`]).
     timer_waker: Option<Waker>,
@@ -526,6 +557,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 shutdown: None,
                 going_away: None,
                 delivered: false,
+                fed: false,
                 timer_waker: None,
                 going_away_waker: None,
                 timer: None,
@@ -572,6 +604,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sends a message, waiting until it is written. See [`WsWriter::send`].
     pub async fn send(&mut self, msg: Message) -> Result<(), WsError> {
         self.writer.send(msg).await
+    }
+
+    // ANCHOR: feed
+    /// Queues a message without writing it, so that several go out in one
+    /// write: the next [`send`](Self::send) or [`flush`](Self::flush)
+    /// writes everything queued, and so does [`recv`](Self::recv) before
+    /// it waits for the peer. A handler that answers each message it
+    /// receives can feed its answers: when the peer pipelines requests,
+    /// the answers to all those that arrived in one read leave in one
+    /// write, and when it does not, `recv` writes each answer at once.
+    ///
+    /// At most [`FEED_LIMIT`] bytes are held back; a message past it is
+    /// written at once with everything before it, as `send` would. What
+    /// is queued when the socket is dropped is lost.
+    pub async fn feed(&mut self, msg: Message) -> Result<(), WsError> {
+        self.writer.shared.feed(&msg).await?;
+        self.reader.fed = true;
+        Ok(())
+    }
+    // ANCHOR_END: feed
+
+    /// Writes every message [`feed`](Self::feed) queued.
+    pub async fn flush(&mut self) -> Result<(), WsError> {
+        self.writer.shared.flush_queued().await?;
+        self.reader.fed = false;
+        Ok(())
     }
 
     /// Sends a ping with `payload` (at most 125 bytes).
@@ -645,6 +703,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                     }
                     return Some(Err(WsError::Protocol(e)));
                 }
+                Step::Read { .. } if self.fed => {
+                    // Every fed message goes out before we wait for the
+                    // peer, who may be waiting for them.
+                    if let Err(e) = self.shared.flush_queued().await {
+                        return Some(Err(e));
+                    }
+                    self.fed = false;
+                }
                 Step::Read { deadline, open } => match self.wait(deadline, open).await {
                     Waited::Read(Ok(0)) => {
                         self.shared.core().abort();
@@ -656,6 +722,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                         return Some(Err(WsError::Io(e)));
                     }
                     Waited::Deadline => {
+                        // Quiet for a keepalive period (or at least until
+                        // a close deadline): an empty read buffer is given
+                        // back, and the next read starts without one.
+                        if self.buf.is_empty() {
+                            self.buf = BytesMut::new();
+                        }
                         let now = Instant::now().into_std();
                         let timed_out = self.shared.core().handle_timeout(now);
                         // A keepalive ping, or the 1011 close, goes out.
@@ -710,8 +782,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         if self.buf.is_empty() && self.buf.capacity() > 2 * self.read_size.next {
             self.buf = BytesMut::new();
         }
-        self.buf.reserve(self.read_size.next);
-        let offered = self.buf.capacity() - self.buf.len();
+        // A connection without a buffer (new, or quiet for a keepalive
+        // period: see `recv`) waits without one; see [`read_some`].
+        let offered = if self.buf.capacity() == 0 {
+            self.read_size.next.min(MIN_READ)
+        } else {
+            self.buf.reserve(self.read_size.next);
+            self.buf.capacity() - self.buf.len()
+        };
+        let grow_to = self.read_size.next;
         self.arm_timer(deadline);
         if open && self.delivered && self.going_away.is_none() {
             if let Some(shutdown) = &self.shutdown {
@@ -734,7 +813,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         let (timed, stoppable) = (timer.is_some(), going_away.is_some());
         let fresh_wait = open && !stoppable && shutdown.is_some();
         let waited = tokio::select! {
-            read = io.read_buf(buf) => Waited::Read(read),
+            read = read_some(io, buf, grow_to) => Waited::Read(read),
             () = WhenDue {
                 inner: timer.as_mut().map(|sleep| sleep.as_mut()),
                 due: |sleep: &tokio::time::Sleep| sleep.is_elapsed(),
@@ -783,6 +862,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
     }
 }
+
+// ANCHOR: read_some
+/// One read from `io` into `buf`. A `buf` without an allocation is not
+/// given one to wait with: the read goes into an array on the stack, which
+/// exists only while the stream is polled, and only bytes that arrived are
+/// moved into `buf` (then allocated at `grow_to`). Ten thousand connections
+/// waiting for their first message, or quiet for a keepalive period, so
+/// hold no read buffers at all; the price is one copy of the first read
+/// after such a wait.
+fn read_some<'a, R: AsyncRead + Unpin>(
+    io: &'a mut R,
+    buf: &'a mut BytesMut,
+    grow_to: usize,
+) -> impl Future<Output = io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| {
+        if buf.capacity() > 0 {
+            return std::pin::pin!(io.read_buf(&mut *buf)).poll(cx);
+        }
+        let mut stack = [0u8; MIN_READ];
+        let offer = grow_to.clamp(1, MIN_READ);
+        let mut read = tokio::io::ReadBuf::new(&mut stack[..offer]);
+        match Pin::new(&mut *io).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                let got = read.filled();
+                if !got.is_empty() {
+                    buf.reserve(grow_to.max(got.len()));
+                    buf.extend_from_slice(got);
+                }
+                Poll::Ready(Ok(got.len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+}
+// ANCHOR_END: read_some
 
 /// Polls `inner`, a future that stays registered to wake the task once it
 /// was polled (a timer, a wait for the shutdown switch), only when that can
@@ -1085,6 +1200,155 @@ mod tests {
             reader.buf.capacity() <= 2 * MIN_READ,
             "the large buffer was let go: {}",
             reader.buf.capacity()
+        );
+    }
+
+    /// A stream that counts the writes that took bytes.
+    struct CountWrites {
+        inner: tokio::io::DuplexStream,
+        writes: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl AsyncRead for CountWrites {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for CountWrites {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let out = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = out {
+                if n > 0 {
+                    self.writes
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            out
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// Fed answers to messages that came in one read leave in one write,
+    /// made when `recv` runs out of input; past `FEED_LIMIT` a feed writes.
+    #[tokio::test]
+    async fn fed_messages_leave_together_when_recv_would_wait() {
+        let (ours, mut raw) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stream = CountWrites {
+            inner: ours,
+            writes: Arc::clone(&writes),
+        };
+        let mut ws =
+            WebSocket::from_upgraded(stream, Role::Server, Config::default(), BytesMut::new());
+        let mut client = Writer::new(Role::Client);
+        for i in 0..3 {
+            client.send(&Message::Text(format!("m{i}"))).unwrap();
+        }
+        raw.write_all(&client.take_output()).await.unwrap();
+        for i in 0..3 {
+            let msg = ws.recv().await.unwrap().unwrap();
+            assert_eq!(msg, Message::Text(format!("m{i}")));
+            ws.feed(msg).await.unwrap();
+        }
+        assert_eq!(
+            writes.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "fed, not written"
+        );
+        // The input is used up: `recv` writes the three before it waits.
+        let waited = tokio::time::timeout(Duration::from_millis(50), ws.recv()).await;
+        assert!(waited.is_err(), "nothing more was sent: {waited:?}");
+        assert_eq!(
+            writes.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one write"
+        );
+        let mut reader = Reader::new(Role::Client, Limits::default());
+        let mut wire = BytesMut::new();
+        let mut echoes = Vec::new();
+        while echoes.len() < 3 {
+            raw.read_buf(&mut wire).await.unwrap();
+            while let Some(msg) = reader.receive(&mut wire).unwrap() {
+                echoes.push(msg);
+            }
+        }
+        let expected: Vec<_> = (0..3).map(|i| Message::Text(format!("m{i}"))).collect();
+        assert_eq!(echoes, expected);
+
+        // Feeding past the limit writes at once, the earlier ones first.
+        let big = Message::Binary(Bytes::from(vec![1u8; FEED_LIMIT / 2 + 1]));
+        ws.feed(big.clone()).await.unwrap();
+        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
+        ws.feed(big.clone()).await.unwrap();
+        assert!(
+            writes.load(std::sync::atomic::Ordering::Relaxed) > 1,
+            "the second went out"
+        );
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            raw.read_buf(&mut wire).await.unwrap();
+            while let Some(msg) = reader.receive(&mut wire).unwrap() {
+                got.push(msg);
+            }
+        }
+        assert_eq!(got, vec![big.clone(), big]);
+    }
+
+    /// A connection waiting for its first message holds no read buffer;
+    /// one that carried traffic gets one, and gives it back after a quiet
+    /// keepalive period.
+    #[tokio::test]
+    async fn a_waiting_connection_holds_no_read_buffer() {
+        let (ours, mut raw) = tokio::io::duplex(1 << 16);
+        let config = Config::default().with_ping_after(Some(Duration::from_millis(100)));
+        let ws = WebSocket::from_upgraded(ours, Role::Server, config, BytesMut::new());
+        let (mut reader, _writer) = ws.split();
+        let waited = tokio::time::timeout(Duration::from_millis(10), reader.recv()).await;
+        assert!(waited.is_err(), "nothing was sent: {waited:?}");
+        assert_eq!(reader.buf.capacity(), 0, "waiting costs no buffer");
+
+        let mut client = Writer::new(Role::Client);
+        client.send(&Message::Text("hi".into())).unwrap();
+        raw.write_all(&client.take_output()).await.unwrap();
+        assert_eq!(
+            reader.recv().await.unwrap().unwrap(),
+            Message::Text("hi".into())
+        );
+        assert!(reader.buf.capacity() > 0, "the message brought a buffer");
+
+        // Quiet past the keepalive period: the ping goes out, the buffer
+        // goes back.
+        let waited = tokio::time::timeout(Duration::from_secs(1), reader.recv()).await;
+        assert!(waited.is_err(), "no message came: {waited:?}");
+        assert_eq!(reader.buf.capacity(), 0);
+        let mut ping = [0u8; 2];
+        raw.read_exact(&mut ping).await.unwrap();
+        assert_eq!(ping[0], 0x89, "the keepalive ping was sent");
+
+        // The next message is read as before.
+        client
+            .send(&Message::Binary(Bytes::from_static(b"again")))
+            .unwrap();
+        raw.write_all(&client.take_output()).await.unwrap();
+        assert_eq!(
+            reader.recv().await.unwrap().unwrap(),
+            Message::Binary(Bytes::from_static(b"again"))
         );
     }
 
