@@ -55,12 +55,55 @@ pub async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let deadline = tokio::time::Instant::now() + config.header_read_timeout;
-    serve_connection_by(io, peer, router, config, shutdown, deadline).await;
+    let handed_over = Box::pin(serve_connection_by(
+        io, peer, router, config, shutdown, deadline,
+    ));
+    if let Some(handover) = handed_over.await {
+        handover.run().await;
+    }
 }
 
-/// [`serve_connection`], with the first byte due by `first_byte_by`: the
-/// server's accept loop starts that clock before a TLS handshake, so the
-/// handshake and the wait share one header-read timeout.
+/// An upgraded connection, the handler that takes it over, and what the
+/// connection's log line needs.
+///
+/// The futures that accept a connection and serve its requests are large
+/// (an `async fn` is as large as its largest state: timers, the parser,
+/// the response writer, a TLS handshake). Boxed, they are freed when they
+/// return this, so the hours an upgraded connection may live cost only its
+/// handler's future and a small task.
+pub(crate) struct Handover {
+    run: super::TakeoverFn,
+    upgraded: Upgraded,
+    peer: Option<SocketAddr>,
+    requests: u64,
+    started: Instant,
+}
+
+impl Handover {
+    /// Runs the handler to its end, then logs the connection's line. (Not
+    /// an `async fn`: the future keeps the handler's boxed future and the
+    /// log line's fields, not the whole hand-over besides.)
+    pub(crate) fn run(self) -> impl std::future::Future<Output = ()> {
+        let Handover {
+            run,
+            upgraded,
+            peer,
+            requests,
+            started,
+        } = self;
+        let handler = run(upgraded);
+        async move {
+            handler.await;
+            log_end(peer, requests, started, &End::Upgraded);
+        }
+    }
+}
+
+/// [`serve_connection`] up to a hand-over, with the first byte due by
+/// `first_byte_by`: the server's accept loop starts that clock before a
+/// TLS handshake, so the handshake and the wait share one header-read
+/// timeout. A connection that ends here has logged its line; one that is
+/// handed over is returned, for the caller to run (see [`Handover`]).
 pub(crate) async fn serve_connection_by<S>(
     io: S,
     peer: Option<SocketAddr>,
@@ -68,7 +111,8 @@ pub(crate) async fn serve_connection_by<S>(
     config: Arc<ServerConfig>,
     shutdown: Shutdown,
     first_byte_by: tokio::time::Instant,
-) where
+) -> Option<Handover>
+where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let started = Instant::now();
@@ -84,17 +128,24 @@ pub(crate) async fn serve_connection_by<S>(
         read = timeout_at(first_byte_by, io.read(&mut first)) => read,
         () = shutdown.wait() => {
             log_end(peer, 0, started, &End::Shutdown);
-            return;
+            return None;
         }
     };
     let mut buf = match first_read {
         Ok(Ok(1)) => BytesMut::with_capacity(READ_CHUNK),
-        Ok(Ok(_)) => return log_end(peer, 0, started, &End::ClientClosed),
-        Ok(Err(err)) => return log_end(peer, 0, started, &End::Io(err)),
+        Ok(Ok(_)) => {
+            log_end(peer, 0, started, &End::ClientClosed);
+            return None;
+        }
+        Ok(Err(err)) => {
+            log_end(peer, 0, started, &End::Io(err));
+            return None;
+        }
         Err(_elapsed) => {
             let status = StatusCode::REQUEST_TIMEOUT;
             let end = refuse(&mut io, status, "head too slow", None, &config).await;
-            return log_end(peer, 0, started, &end);
+            log_end(peer, 0, started, &end);
+            return None;
         }
     };
     buf.extend_from_slice(&first);
@@ -111,14 +162,19 @@ pub(crate) async fn serve_connection_by<S>(
     // connection is handed over, instead of staying in this task for the
     // hours an upgraded connection may live.
     let (outcome, requests) = Box::pin(conn.serve(peer, &router)).await;
-    let end = match outcome {
-        Ok((run, upgraded)) => {
-            run(upgraded).await;
-            End::Upgraded
+    match outcome {
+        Ok((run, upgraded)) => Some(Handover {
+            run,
+            upgraded,
+            peer,
+            requests,
+            started,
+        }),
+        Err(end) => {
+            log_end(peer, requests, started, &end);
+            None
         }
-        Err(end) => end,
-    };
-    log_end(peer, requests, started, &end);
+    }
 }
 // ANCHOR_END: serve_connection
 

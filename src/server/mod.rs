@@ -170,18 +170,17 @@ impl Server {
                             }
                             continue;
                         };
-                        let serving = accept_and_serve(
+                        // Spawned as it is, not inside an `async` block: one
+                        // that awaits a captured future holds it twice.
+                        connections.spawn(accept_and_serve(
                             acceptor.clone(),
                             stream,
                             peer,
                             self.router.clone(),
                             self.config.clone(),
                             shutdown.clone(),
-                        );
-                        connections.spawn(async move {
-                            serving.await;
-                            drop(slot);
-                        });
+                            slot,
+                        ));
                     }
                     // Out of file descriptors and the like: back off
                     // briefly instead of spinning on the error.
@@ -226,7 +225,10 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
 
 // ANCHOR: accept_and_serve
 /// One connection: the acceptor's work, then [`serve_connection`], both
-/// within one header-read deadline that starts at the TCP accept.
+/// within one header-read deadline that starts at the TCP accept. The two
+/// are boxed, so an upgraded connection's task keeps only its handler (see
+/// `conn::Handover`). `slot`, its place under the connection cap, is given
+/// back when it ends.
 async fn accept_and_serve<A: Acceptor>(
     acceptor: Arc<A>,
     tcp: TcpStream,
@@ -234,18 +236,41 @@ async fn accept_and_serve<A: Acceptor>(
     router: Arc<Router>,
     config: Arc<ServerConfig>,
     shutdown: Shutdown,
+    slot: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let until_handover = accept_and_serve_requests(acceptor, tcp, peer, router, config, shutdown);
+    if let Some(handover) = Box::pin(until_handover).await {
+        handover.run().await;
+    }
+    drop(slot);
+}
+
+/// The acceptor's work and the requests, up to a hand-over.
+async fn accept_and_serve_requests<A: Acceptor>(
+    acceptor: Arc<A>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    router: Arc<Router>,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) -> Option<conn::Handover> {
     let deadline = Instant::now() + config.header_read_timeout;
     let accepting = tokio::time::timeout_at(deadline, acceptor.accept(tcp, config.clone()));
     let stream = tokio::select! {
         accepted = accepting => match accepted {
             Ok(Ok(stream)) => stream,
-            Ok(Err(err)) => return tracing::debug!(%peer, "handshake failed: {err}"),
-            Err(_elapsed) => return tracing::debug!(%peer, "handshake too slow"),
+            Ok(Err(err)) => {
+                tracing::debug!(%peer, "handshake failed: {err}");
+                return None;
+            }
+            Err(_elapsed) => {
+                tracing::debug!(%peer, "handshake too slow");
+                return None;
+            }
         },
-        () = shutdown.wait() => return,
+        () = shutdown.wait() => return None,
     };
-    conn::serve_connection_by(stream, Some(peer), router, config, shutdown, deadline).await;
+    conn::serve_connection_by(stream, Some(peer), router, config, shutdown, deadline).await
 }
 // ANCHOR_END: accept_and_serve
 
