@@ -570,7 +570,9 @@ pub struct Writer {
     role: Role,
     output: BytesMut,
     close_sent: bool,
-    keys: MaskKeys,
+    /// Made at the first masked frame: only a client masks, and a server
+    /// with ten thousand connections need not hold a pool for each.
+    keys: Option<Box<MaskKeys>>,
     /// permessage-deflate, if the handshake agreed on it.
     deflater: Option<Deflater>,
 }
@@ -582,7 +584,7 @@ impl Writer {
             role,
             output: BytesMut::new(),
             close_sent: false,
-            keys: MaskKeys::new(),
+            keys: None,
             deflater: None,
         }
     }
@@ -689,7 +691,11 @@ impl Writer {
 
     fn mask_key(&mut self) -> Option<[u8; 4]> {
         match self.role {
-            Role::Client => Some(self.keys.next_key()),
+            Role::Client => Some(
+                self.keys
+                    .get_or_insert_with(|| Box::new(MaskKeys::new()))
+                    .next_key(),
+            ),
             Role::Server => None,
         }
     }
