@@ -372,9 +372,10 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
             // for one that has to wait. Registering and cancelling a timer for
             // every message cost more than the rest of the write path.
             let first = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+            // Boxed there, the timer makes no future that writes larger.
             match first {
                 Poll::Ready(done) => Ok(done),
-                Poll::Pending => tokio::time::timeout(self.write_timeout, work).await,
+                Poll::Pending => Box::pin(tokio::time::timeout(self.write_timeout, work)).await,
             }
         };
         let result = match outcome {
@@ -698,8 +699,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                 Step::Fail(e) => {
                     // The peer may already be gone; the error is what matters.
                     // Our close is out: let the peer read it before we drop.
+                    // (Boxed, this rare path's buffer and timer make the
+                    // future of every `recv` no larger.)
                     if self.shared.write_replies().await.is_ok() {
-                        crate::http_io::linger(&mut self.io).await;
+                        Box::pin(crate::http_io::linger(&mut self.io)).await;
                     }
                     return Some(Err(WsError::Protocol(e)));
                 }
@@ -744,7 +747,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                             code: GOING_AWAY,
                             reason: "server shutting down".to_owned(),
                         }));
-                        match self.shared.send(&going_away).await {
+                        match Box::pin(self.shared.send(&going_away)).await {
                             // Already closing: the close under way stands.
                             Ok(()) | Err(WsError::Send(SendError::Closed)) => {}
                             Err(e) => return Some(Err(e)),
