@@ -238,39 +238,29 @@ async fn accept_and_serve<A: Acceptor>(
     shutdown: Shutdown,
     slot: tokio::sync::OwnedSemaphorePermit,
 ) {
-    let until_handover = accept_and_serve_requests(acceptor, tcp, peer, router, config, shutdown);
-    if let Some(handover) = Box::pin(until_handover).await {
+    let until_handover = Box::pin(async move {
+        let deadline = Instant::now() + config.header_read_timeout;
+        let accepting = tokio::time::timeout_at(deadline, acceptor.accept(tcp, config.clone()));
+        let stream = tokio::select! {
+            accepted = accepting => match accepted {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, "handshake failed: {err}");
+                    return None;
+                }
+                Err(_elapsed) => {
+                    tracing::debug!(%peer, "handshake too slow");
+                    return None;
+                }
+            },
+            () = shutdown.wait() => return None,
+        };
+        conn::serve_connection_by(stream, Some(peer), router, config, shutdown, deadline).await
+    });
+    if let Some(handover) = until_handover.await {
         handover.run().await;
     }
     drop(slot);
-}
-
-/// The acceptor's work and the requests, up to a hand-over.
-async fn accept_and_serve_requests<A: Acceptor>(
-    acceptor: Arc<A>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    router: Arc<Router>,
-    config: Arc<ServerConfig>,
-    shutdown: Shutdown,
-) -> Option<conn::Handover> {
-    let deadline = Instant::now() + config.header_read_timeout;
-    let accepting = tokio::time::timeout_at(deadline, acceptor.accept(tcp, config.clone()));
-    let stream = tokio::select! {
-        accepted = accepting => match accepted {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(err)) => {
-                tracing::debug!(%peer, "handshake failed: {err}");
-                return None;
-            }
-            Err(_elapsed) => {
-                tracing::debug!(%peer, "handshake too slow");
-                return None;
-            }
-        },
-        () = shutdown.wait() => return None,
-    };
-    conn::serve_connection_by(stream, Some(peer), router, config, shutdown, deadline).await
 }
 // ANCHOR_END: accept_and_serve
 
