@@ -444,14 +444,19 @@ impl Subscribe for Subscription {
             out.extend(std::mem::take(&mut self.replay));
         }
         let mut slot = self.slot.lock();
-        out.extend(slot.queue.drain(..).map(Chunk::Events));
+        out.reserve(slot.queue.len());
+        while let Some(bytes) = slot.queue.pop_front() {
+            out.push(Chunk::Events(bytes));
+        }
         if slot.ended {
             return Poll::Ready(FeedState::Ended);
         }
+        // Registered in both cases (see `Subscribe`): the queue is empty
+        // now, so the next publish wakes this task.
+        wait(&mut slot, cx);
         if out.len() > before {
             return Poll::Ready(FeedState::Open);
         }
-        wait(&mut slot, cx);
         Poll::Pending
     }
 }

@@ -24,9 +24,10 @@
 //! The loop is a single poll function over the socket, so that one task
 //! reads, writes and waits without splitting the connection or arming a
 //! timer per event: every event a subscriber has queued since its last
-//! wake-up goes out in one vectored write of the shared bytes, the write
-//! timer is armed only when a write actually has to wait, and the
-//! keep-alive timer is moved only when it fires.
+//! wake-up goes out in one write of the shared bytes (vectored when there
+//! are several), the write timer is armed only when a write actually has
+//! to wait, and the keep-alive timer is moved only when it fires: a write
+//! just sets a flag, with no clock read.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -55,9 +56,11 @@ use crate::server::{Response, Upgraded};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StreamConfig {
-    /// Write a comment line after this much silence, so that proxies and
-    /// load balancers do not close an idle connection. `None` disables it.
-    /// Default 15 s.
+    /// Never let this much time pass without writing: a comment line
+    /// breaks the silence, so that proxies and load balancers do not close
+    /// an idle connection. The stream checks twice per interval, so the
+    /// comment goes out after between half and all of it. `None` disables
+    /// it. Default 15 s.
     pub keep_alive: Option<Duration>,
     /// A `retry:` hint written first: how long the client should wait
     /// before reconnecting. `None` leaves the client's default (3 s in
@@ -173,6 +176,11 @@ const MAX_SLICES: usize = 64;
 // ANCHOR: stream_loop
 /// The loop under [`serve_stream`], generic so that tests can run it over
 /// an in-memory pipe.
+///
+/// Each wake-up polls every source at most once: the socket (has the
+/// client gone?), the shutdown signal, the keep-alive timer and the feed.
+/// A subscriber woken for one event therefore costs one look at each, one
+/// write, and no clock read or timer reset.
 async fn run<IO, S>(
     mut io: IO,
     mut feed: S,
@@ -198,12 +206,19 @@ where
         out.push(Chunk::Events(line.into()));
     }
     let mut feed_ended = false;
-    // Keep-alive: the timer is moved only when it fires, never per event.
-    let idle = config.keep_alive;
-    let mut last_write = Instant::now();
+    let mut stopping = false;
+    // Keep-alive: a tick every half interval; a tick that finds nothing
+    // written since the one before queues a comment. So silence never
+    // lasts a whole interval, and a write only sets a flag (no clock read,
+    // no timer reset per event).
+    let tick = config
+        .keep_alive
+        .map(|idle| (idle / 2).max(Duration::from_millis(1)));
     let mut keep_alive = pin!(tokio::time::sleep(
-        idle.unwrap_or(Duration::from_secs(86_400 * 365))
+        tick.unwrap_or(Duration::from_secs(86_400 * 365))
     ));
+    let mut wrote = false;
+    let mut silent = false;
     // Armed only while a write is waiting: the common write does not wait.
     let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
 
@@ -211,44 +226,51 @@ where
         if client_gone(&mut io, cx).is_ready() {
             return Poll::Ready(StreamEnd::ClientGone);
         }
+        if !stopping && shutdown.as_mut().poll(cx).is_ready() {
+            stopping = true;
+        }
+        if let Some(tick) = tick {
+            if keep_alive.as_mut().poll(cx).is_ready() {
+                silent = !std::mem::take(&mut wrote);
+                keep_alive.as_mut().reset(Instant::now() + tick);
+                // Polled again so that the new deadline wakes this task.
+                let _ = keep_alive.as_mut().poll(cx);
+            }
+        }
+        // Whether the feed was asked already in this wake-up: when it
+        // answers with chunks it also registers the wake-up for the next
+        // ones (the `Subscribe` contract), so once is enough.
+        let mut asked = false;
         loop {
             if out.is_empty() {
                 // Between two writes, so between two events: a stream that
                 // is told to stop does not start another one.
-                if shutdown.as_mut().poll(cx).is_ready() {
+                if stopping {
                     return Poll::Ready(StreamEnd::Shutdown);
                 }
                 if feed_ended {
                     return Poll::Ready(StreamEnd::SubscriptionEnded);
                 }
-                match feed.poll_ready_chunks(cx, &mut out) {
-                    Poll::Ready(state) => feed_ended = state == FeedState::Ended,
-                    Poll::Pending => {
-                        let Some(idle) = idle else {
-                            return Poll::Pending;
-                        };
-                        if keep_alive.as_mut().poll(cx).is_pending() {
+                if !asked {
+                    asked = true;
+                    if let Poll::Ready(state) = feed.poll_ready_chunks(cx, &mut out) {
+                        feed_ended = state == FeedState::Ended;
+                        if out.is_empty() && !feed_ended {
+                            // `Open` with nothing ready breaks the contract;
+                            // yield rather than spin on it.
+                            cx.waker().wake_by_ref();
                             return Poll::Pending;
                         }
-                        let due = last_write + idle;
-                        if Instant::now() >= due {
-                            out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
-                            keep_alive.as_mut().reset(Instant::now() + idle);
-                        } else {
-                            // Something was written since it was set.
-                            keep_alive.as_mut().reset(due);
-                        }
-                        continue;
                     }
                 }
                 if out.is_empty() {
                     if feed_ended {
                         continue;
                     }
-                    // `Open` with nothing ready breaks the contract; yield
-                    // rather than spin on it.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+                    if !std::mem::take(&mut silent) {
+                        return Poll::Pending;
+                    }
+                    out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
                 }
                 encode_notices(&mut out);
                 if out.len() > 1 && !io.is_write_vectored() {
@@ -260,7 +282,8 @@ where
                     out.clear();
                     sent = 0;
                     write_deadline = None;
-                    last_write = Instant::now();
+                    wrote = true;
+                    silent = false;
                 }
                 Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
                 Poll::Pending => {
@@ -285,9 +308,9 @@ where
 }
 // ANCHOR_END: stream_loop
 
-/// Writes `out[sent..]` with vectored writes until all of it is written,
-/// then flushes. `sent` counts whole chunks done; a chunk written in part
-/// is advanced in place.
+/// Writes `out[sent..]` until all of it is written (one plain write for one
+/// chunk, vectored for several), then flushes. `sent` counts whole chunks
+/// done; a chunk written in part is advanced in place.
 fn poll_write_out<IO: AsyncWrite + Unpin>(
     io: &mut IO,
     cx: &mut Context<'_>,
@@ -303,14 +326,19 @@ fn poll_write_out<IO: AsyncWrite + Unpin>(
         if *sent == out.len() {
             break;
         }
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 0;
-        for (slot, chunk) in slices.iter_mut().zip(&out[*sent..]) {
-            *slot = IoSlice::new(bytes_of(chunk));
-            count += 1;
-        }
-        let mut n =
-            std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+        let rest = &out[*sent..];
+        let mut n = if rest.len() == 1 {
+            // The usual case, one event per wake-up: a plain write.
+            std::task::ready!(Pin::new(&mut *io).poll_write(cx, bytes_of(&rest[0])))?
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(rest) {
+                *slot = IoSlice::new(bytes_of(chunk));
+                count += 1;
+            }
+            std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+        };
         if n == 0 {
             return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
         }
