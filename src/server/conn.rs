@@ -93,7 +93,10 @@ pub(crate) async fn serve_connection_by<S>(
         Ok(Err(err)) => return log_end(peer, 0, started, &End::Io(err)),
         Err(_elapsed) => {
             let status = StatusCode::REQUEST_TIMEOUT;
-            let end = refuse(&mut io, status, "head too slow", None, &config).await;
+            // Boxed: inline, the refusal's state (its timers and the
+            // lingering read's buffer, about 1 KB) would size this
+            // future, and so every connection's task for its whole life.
+            let end = Box::pin(refuse(&mut io, status, "head too slow", None, &config)).await;
             return log_end(peer, 0, started, &end);
         }
     };

@@ -32,7 +32,7 @@
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -40,7 +40,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::feed::{Chunk, Feed, FeedState, Subscribe};
-use crate::server::{Response, Upgraded};
+use crate::server::{Response, Shutdown, Upgraded};
 
 /// How a stream behaves on the wire. Built from the default with `with_`
 /// setters, so that new settings can be added without breaking callers:
@@ -157,13 +157,7 @@ pub async fn serve_stream<S: Subscribe>(
     // An event-stream client has nothing to say after its request; and an
     // idle stream should not keep the buffer alive.
     drop(read_buf);
-    run(
-        io,
-        subscription,
-        config,
-        async move { shutdown.wait().await },
-    )
-    .await
+    run(io, subscription, config, shutdown).await
 }
 
 /// A keep-alive: a lone comment line, which no client turns into an event
@@ -177,127 +171,147 @@ const MAX_SLICES: usize = 64;
 /// The loop under [`serve_stream`], generic so that tests can run it over
 /// an in-memory pipe.
 ///
-/// Each wake-up polls every source at most once: the socket (has the
+/// Each wake-up looks at every source at most once: the socket (has the
 /// client gone?), the shutdown signal, the keep-alive timer and the feed.
-/// A subscriber woken for one event therefore costs one look at each, one
-/// write, and no clock read or timer reset.
-async fn run<IO, S>(
-    mut io: IO,
-    mut feed: S,
-    config: StreamConfig,
-    shutdown: impl Future<Output = ()>,
-) -> StreamEnd
+/// The signal and the timer keep the task's waker from their first poll,
+/// so while the waker stays the same (it does, for a tokio task) a flag
+/// says whether they fired, without polling them again. A subscriber woken
+/// for one event therefore costs one look at each, one write, and no clock
+/// read or timer reset.
+async fn run<IO, S>(mut io: IO, mut feed: S, config: StreamConfig, shutdown: Shutdown) -> StreamEnd
 where
     IO: AsyncRead + AsyncWrite + Unpin,
     S: Subscribe,
 {
-    let mut shutdown = pin!(shutdown);
-    // What is ready to go out, oldest first; `sent` of it is written.
-    let mut out: Vec<Chunk> = Vec::new();
-    let mut sent = 0;
-    if let Some(retry) = config.retry {
-        // A lone `retry:` line, deliberately *without* the empty line that
-        // would end an event: an empty line dispatches, and a dispatch at
-        // the start of a stream sets the client's last event ID to the
-        // (still empty) buffer, so a drop right after would make it
-        // reconnect with no Last-Event-ID at all. The field takes effect
-        // as soon as its line ends; the next event's lines simply follow.
-        let line = format!("retry: {}\n", retry.as_millis());
-        out.push(Chunk::Events(line.into()));
-    }
-    let mut feed_ended = false;
-    let mut stopping = false;
-    // Keep-alive: a tick every half interval; a tick that finds nothing
-    // written since the one before queues a comment. So silence never
-    // lasts a whole interval, and a write only sets a flag (no clock read,
-    // no timer reset per event).
-    let tick = config
-        .keep_alive
-        .map(|idle| (idle / 2).max(Duration::from_millis(1)));
-    let mut keep_alive = pin!(tokio::time::sleep(
-        tick.unwrap_or(Duration::from_secs(86_400 * 365))
-    ));
-    let mut wrote = false;
-    let mut silent = false;
-    // Armed only while a write is waiting: the common write does not wait.
-    let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
+    // The loop's own state (timers, the shutdown wait, the batch) lives in
+    // this block, so that it is gone, not kept beside the closing write's
+    // timer, for the rest of the connection: an idle stream's task is that
+    // much smaller.
+    let end = {
+        let mut stop = pin!(shutdown.wait());
+        // What is ready to go out, oldest first; `sent` of it is written.
+        let mut out: Vec<Chunk> = Vec::new();
+        let mut sent = 0;
+        if let Some(retry) = config.retry {
+            // A lone `retry:` line, deliberately *without* the empty line that
+            // would end an event: an empty line dispatches, and a dispatch at
+            // the start of a stream sets the client's last event ID to the
+            // (still empty) buffer, so a drop right after would make it
+            // reconnect with no Last-Event-ID at all. The field takes effect
+            // as soon as its line ends; the next event's lines simply follow.
+            let line = format!("retry: {}\n", retry.as_millis());
+            out.push(Chunk::Events(line.into()));
+        }
+        let mut feed_ended = false;
+        let mut stopping = false;
+        // Keep-alive: a tick every half interval; a tick that finds nothing
+        // written since the one before queues a comment. So silence never
+        // lasts a whole interval, and a write only sets a flag (no clock read,
+        // no timer reset per event).
+        let tick = config
+            .keep_alive
+            .map(|idle| (idle / 2).max(Duration::from_millis(1)));
+        let mut keep_alive = pin!(tokio::time::sleep(
+            tick.unwrap_or(Duration::from_secs(86_400 * 365))
+        ));
+        let mut wrote = false;
+        let mut silent = false;
+        // The waker the signal and the timer were last polled with.
+        let mut registered: Option<Waker> = None;
+        // Armed only while a write is waiting: the common write does not wait.
+        let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
 
-    let end = std::future::poll_fn(|cx| {
-        if client_gone(&mut io, cx).is_ready() {
-            return Poll::Ready(StreamEnd::ClientGone);
-        }
-        if !stopping && shutdown.as_mut().poll(cx).is_ready() {
-            stopping = true;
-        }
-        if let Some(tick) = tick {
-            if keep_alive.as_mut().poll(cx).is_ready() {
-                silent = !std::mem::take(&mut wrote);
-                keep_alive.as_mut().reset(Instant::now() + tick);
-                // Polled again so that the new deadline wakes this task.
-                let _ = keep_alive.as_mut().poll(cx);
+        std::future::poll_fn(|cx| {
+            if client_gone(&mut io, cx).is_ready() {
+                return Poll::Ready(StreamEnd::ClientGone);
             }
-        }
-        // Whether the feed was asked already in this wake-up: when it
-        // answers with chunks it also registers the wake-up for the next
-        // ones (the `Subscribe` contract), so once is enough.
-        let mut asked = false;
-        loop {
-            if out.is_empty() {
-                // Between two writes, so between two events: a stream that
-                // is told to stop does not start another one.
-                if stopping {
-                    return Poll::Ready(StreamEnd::Shutdown);
+            let fresh = !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            if fresh {
+                registered = Some(cx.waker().clone());
+            }
+            if !stopping {
+                stopping = if fresh {
+                    stop.as_mut().poll(cx).is_ready()
+                } else {
+                    shutdown.is_triggered()
+                };
+            }
+            if let Some(tick) = tick {
+                let fired = if fresh {
+                    keep_alive.as_mut().poll(cx).is_ready()
+                } else {
+                    keep_alive.is_elapsed()
+                };
+                if fired {
+                    silent = !std::mem::take(&mut wrote);
+                    keep_alive.as_mut().reset(Instant::now() + tick);
+                    // Polled again so that the new deadline wakes this task.
+                    let _ = keep_alive.as_mut().poll(cx);
                 }
-                if feed_ended {
-                    return Poll::Ready(StreamEnd::SubscriptionEnded);
-                }
-                if !asked {
-                    asked = true;
-                    if let Poll::Ready(state) = feed.poll_ready_chunks(cx, &mut out) {
-                        feed_ended = state == FeedState::Ended;
-                        if out.is_empty() && !feed_ended {
-                            // `Open` with nothing ready breaks the contract;
-                            // yield rather than spin on it.
-                            cx.waker().wake_by_ref();
-                            return Poll::Pending;
+            }
+            // Whether the feed was asked already in this wake-up: when it
+            // answers with chunks it also registers the wake-up for the next
+            // ones (the `Subscribe` contract), so once is enough.
+            let mut asked = false;
+            loop {
+                if out.is_empty() {
+                    // Between two writes, so between two events: a stream that
+                    // is told to stop does not start another one.
+                    if stopping {
+                        return Poll::Ready(StreamEnd::Shutdown);
+                    }
+                    if feed_ended {
+                        return Poll::Ready(StreamEnd::SubscriptionEnded);
+                    }
+                    if !asked {
+                        asked = true;
+                        if let Poll::Ready(state) = feed.poll_ready_chunks(cx, &mut out) {
+                            feed_ended = state == FeedState::Ended;
+                            if out.is_empty() && !feed_ended {
+                                // `Open` with nothing ready breaks the contract;
+                                // yield rather than spin on it.
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
                         }
                     }
-                }
-                if out.is_empty() {
-                    if feed_ended {
-                        continue;
+                    if out.is_empty() {
+                        if feed_ended {
+                            continue;
+                        }
+                        if !std::mem::take(&mut silent) {
+                            return Poll::Pending;
+                        }
+                        out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
                     }
-                    if !std::mem::take(&mut silent) {
+                    encode_notices(&mut out);
+                    if out.len() > 1 && !io.is_write_vectored() {
+                        merge(&mut out);
+                    }
+                }
+                match poll_write_out(&mut io, cx, &mut out, &mut sent) {
+                    Poll::Ready(Ok(())) => {
+                        out.clear();
+                        sent = 0;
+                        write_deadline = None;
+                        wrote = true;
+                        silent = false;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
+                    Poll::Pending => {
+                        let deadline = write_deadline.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep(config.write_timeout))
+                        });
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(StreamEnd::WriteTimeout);
+                        }
                         return Poll::Pending;
                     }
-                    out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
-                }
-                encode_notices(&mut out);
-                if out.len() > 1 && !io.is_write_vectored() {
-                    merge(&mut out);
                 }
             }
-            match poll_write_out(&mut io, cx, &mut out, &mut sent) {
-                Poll::Ready(Ok(())) => {
-                    out.clear();
-                    sent = 0;
-                    write_deadline = None;
-                    wrote = true;
-                    silent = false;
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
-                Poll::Pending => {
-                    let deadline = write_deadline
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(config.write_timeout)));
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(StreamEnd::WriteTimeout);
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    })
-    .await;
+        })
+        .await
+    };
     drop(feed);
     if end != StreamEnd::ClientGone && end != StreamEnd::WriteTimeout {
         // A clean end: FIN after the last whole event. Bounded, since a
@@ -418,10 +432,8 @@ mod tests {
         hub.publish(Event::new("a")).unwrap();
         let (client, server) = tokio::io::duplex(4096);
         let config = StreamConfig::default().with_retry(Some(Duration::from_millis(250)));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(server, sub, config, async {
-            let _ = stop_rx.await;
-        }));
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(run(server, sub, config, shutdown.clone()));
         let (mut cr, _cw) = tokio::io::split(client);
         let mut buf = vec![0u8; 64];
         let mut got = Vec::new();
@@ -430,7 +442,7 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, b"retry: 250\nid: 1\ndata: a\n\n");
-        stop_tx.send(()).unwrap();
+        shutdown.trigger();
         assert_eq!(task.await.unwrap(), StreamEnd::Shutdown);
     }
 
