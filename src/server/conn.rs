@@ -143,7 +143,10 @@ where
         }
         Err(_elapsed) => {
             let status = StatusCode::REQUEST_TIMEOUT;
-            let end = refuse(&mut io, status, "head too slow", None, &config).await;
+            // Boxed: inline, the refusal's state (its timers and the
+            // lingering read's buffer, about 1 KB) would size this future,
+            // which every silent connection holds while it waits.
+            let end = Box::pin(refuse(&mut io, status, "head too slow", None, &config)).await;
             log_end(peer, 0, started, &end);
             return None;
         }

@@ -34,7 +34,10 @@ pub trait Feed {
 pub trait Subscribe: Send + 'static {
     /// Moves everything that is ready into `out`, oldest first.
     ///
-    /// * `Ready(FeedState::Open)`: at least one chunk was added.
+    /// * `Ready(FeedState::Open)`: at least one chunk was added, and, as
+    ///   for `Pending`, `cx` will be woken when more is ready. (So the
+    ///   stream asks once per wake-up, not once more after each write to
+    ///   learn that nothing new came.)
     /// * `Ready(FeedState::Ended)`: the feed is over for this subscriber
     ///   (chunks added before the end are still to be written); the client
     ///   should reconnect with its last event ID.

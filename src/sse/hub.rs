@@ -444,14 +444,19 @@ impl Subscribe for Subscription {
             out.extend(std::mem::take(&mut self.replay));
         }
         let mut slot = self.slot.lock();
-        out.extend(slot.queue.drain(..).map(Chunk::Events));
+        out.reserve(slot.queue.len());
+        while let Some(bytes) = slot.queue.pop_front() {
+            out.push(Chunk::Events(bytes));
+        }
         if slot.ended {
             return Poll::Ready(FeedState::Ended);
         }
+        // Registered in both cases (see `Subscribe`): the queue is empty
+        // now, so the next publish wakes this task.
+        wait(&mut slot, cx);
         if out.len() > before {
             return Poll::Ready(FeedState::Open);
         }
-        wait(&mut slot, cx);
         Poll::Pending
     }
 }
@@ -473,6 +478,36 @@ mod tests {
         let hub = Hub::default();
         assert!(hub.publish(Event::new("x").comment("a\nb")).is_err());
         assert_eq!(hub.publish(Event::new("x")), Ok(1));
+    }
+
+    /// The `Subscribe` contract the stream relies on to ask once per
+    /// wake-up: handing over chunks also registers for the next ones.
+    #[test]
+    fn ready_chunks_register_the_next_wake_up() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let hub = Hub::default();
+        let mut sub = hub.subscribe(Some("0"));
+        hub.publish(Event::new("a")).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            sub.poll_ready_chunks(&mut cx, &mut out),
+            Poll::Ready(FeedState::Open)
+        );
+        assert_eq!(out.len(), 1);
+        hub.publish(Event::new("b")).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // Woken once, not once per event, until it asks again.
+        hub.publish(Event::new("c")).unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -24,14 +24,15 @@
 //! The loop is a single poll function over the socket, so that one task
 //! reads, writes and waits without splitting the connection or arming a
 //! timer per event: every event a subscriber has queued since its last
-//! wake-up goes out in one vectored write of the shared bytes, the write
-//! timer is armed only when a write actually has to wait, and the
-//! keep-alive timer is moved only when it fires.
+//! wake-up goes out in one write of the shared bytes (vectored when there
+//! are several), the write timer is armed only when a write actually has
+//! to wait, and the keep-alive timer is moved only when it fires: a write
+//! just sets a flag, with no clock read.
 
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -39,7 +40,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 use super::feed::{Chunk, Feed, FeedState, Subscribe};
-use crate::server::{Response, Upgraded};
+use crate::server::{Response, Shutdown, Upgraded};
 
 /// How a stream behaves on the wire. Built from the default with `with_`
 /// setters, so that new settings can be added without breaking callers:
@@ -55,9 +56,11 @@ use crate::server::{Response, Upgraded};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StreamConfig {
-    /// Write a comment line after this much silence, so that proxies and
-    /// load balancers do not close an idle connection. `None` disables it.
-    /// Default 15 s.
+    /// Never let this much time pass without writing: a comment line
+    /// breaks the silence, so that proxies and load balancers do not close
+    /// an idle connection. The stream checks twice per interval, so the
+    /// comment goes out after between half and all of it. `None` disables
+    /// it. Default 15 s.
     pub keep_alive: Option<Duration>,
     /// A `retry:` hint written first: how long the client should wait
     /// before reconnecting. `None` leaves the client's default (3 s in
@@ -154,13 +157,7 @@ pub async fn serve_stream<S: Subscribe>(
     // An event-stream client has nothing to say after its request; and an
     // idle stream should not keep the buffer alive.
     drop(read_buf);
-    run(
-        io,
-        subscription,
-        config,
-        async move { shutdown.wait().await },
-    )
-    .await
+    run(io, subscription, config, shutdown).await
 }
 
 /// A keep-alive: a lone comment line, which no client turns into an event
@@ -173,108 +170,148 @@ const MAX_SLICES: usize = 64;
 // ANCHOR: stream_loop
 /// The loop under [`serve_stream`], generic so that tests can run it over
 /// an in-memory pipe.
-async fn run<IO, S>(
-    mut io: IO,
-    mut feed: S,
-    config: StreamConfig,
-    shutdown: impl Future<Output = ()>,
-) -> StreamEnd
+///
+/// Each wake-up looks at every source at most once: the socket (has the
+/// client gone?), the shutdown signal, the keep-alive timer and the feed.
+/// The signal and the timer keep the task's waker from their first poll,
+/// so while the waker stays the same (it does, for a tokio task) a flag
+/// says whether they fired, without polling them again. A subscriber woken
+/// for one event therefore costs one look at each, one write, and no clock
+/// read or timer reset.
+async fn run<IO, S>(mut io: IO, mut feed: S, config: StreamConfig, shutdown: Shutdown) -> StreamEnd
 where
     IO: AsyncRead + AsyncWrite + Unpin,
     S: Subscribe,
 {
-    let mut shutdown = pin!(shutdown);
-    // What is ready to go out, oldest first; `sent` of it is written.
-    let mut out: Vec<Chunk> = Vec::new();
-    let mut sent = 0;
-    if let Some(retry) = config.retry {
-        // A lone `retry:` line, deliberately *without* the empty line that
-        // would end an event: an empty line dispatches, and a dispatch at
-        // the start of a stream sets the client's last event ID to the
-        // (still empty) buffer, so a drop right after would make it
-        // reconnect with no Last-Event-ID at all. The field takes effect
-        // as soon as its line ends; the next event's lines simply follow.
-        let line = format!("retry: {}\n", retry.as_millis());
-        out.push(Chunk::Events(line.into()));
-    }
-    let mut feed_ended = false;
-    // Keep-alive: the timer is moved only when it fires, never per event.
-    let idle = config.keep_alive;
-    let mut last_write = Instant::now();
-    let mut keep_alive = pin!(tokio::time::sleep(
-        idle.unwrap_or(Duration::from_secs(86_400 * 365))
-    ));
-    // Armed only while a write is waiting: the common write does not wait.
-    let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
+    // The loop's own state (timers, the shutdown wait, the batch) lives in
+    // this block, so that it is gone, not kept beside the closing write's
+    // timer, for the rest of the connection: an idle stream's task is that
+    // much smaller.
+    let end = {
+        let mut stop = pin!(shutdown.wait());
+        // What is ready to go out, oldest first; `sent` of it is written.
+        let mut out: Vec<Chunk> = Vec::new();
+        let mut sent = 0;
+        if let Some(retry) = config.retry {
+            // A lone `retry:` line, deliberately *without* the empty line that
+            // would end an event: an empty line dispatches, and a dispatch at
+            // the start of a stream sets the client's last event ID to the
+            // (still empty) buffer, so a drop right after would make it
+            // reconnect with no Last-Event-ID at all. The field takes effect
+            // as soon as its line ends; the next event's lines simply follow.
+            let line = format!("retry: {}\n", retry.as_millis());
+            out.push(Chunk::Events(line.into()));
+        }
+        let mut feed_ended = false;
+        let mut stopping = false;
+        // Keep-alive: a tick every half interval; a tick that finds nothing
+        // written since the one before queues a comment. So silence never
+        // lasts a whole interval, and a write only sets a flag (no clock read,
+        // no timer reset per event).
+        let tick = config
+            .keep_alive
+            .map(|idle| (idle / 2).max(Duration::from_millis(1)));
+        let mut keep_alive = pin!(tokio::time::sleep(
+            tick.unwrap_or(Duration::from_secs(86_400 * 365))
+        ));
+        let mut wrote = false;
+        let mut silent = false;
+        // The waker the signal and the timer were last polled with.
+        let mut registered: Option<Waker> = None;
+        // Armed only while a write is waiting: the common write does not wait.
+        let mut write_deadline: Option<Pin<Box<Sleep>>> = None;
 
-    let end = std::future::poll_fn(|cx| {
-        if client_gone(&mut io, cx).is_ready() {
-            return Poll::Ready(StreamEnd::ClientGone);
-        }
-        loop {
-            if out.is_empty() {
-                // Between two writes, so between two events: a stream that
-                // is told to stop does not start another one.
-                if shutdown.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(StreamEnd::Shutdown);
+        std::future::poll_fn(|cx| {
+            if client_gone(&mut io, cx).is_ready() {
+                return Poll::Ready(StreamEnd::ClientGone);
+            }
+            let fresh = !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            if fresh {
+                registered = Some(cx.waker().clone());
+            }
+            if !stopping {
+                stopping = if fresh {
+                    stop.as_mut().poll(cx).is_ready()
+                } else {
+                    shutdown.is_triggered()
+                };
+            }
+            if let Some(tick) = tick {
+                let fired = if fresh {
+                    keep_alive.as_mut().poll(cx).is_ready()
+                } else {
+                    keep_alive.is_elapsed()
+                };
+                if fired {
+                    silent = !std::mem::take(&mut wrote);
+                    keep_alive.as_mut().reset(Instant::now() + tick);
+                    // Polled again so that the new deadline wakes this task.
+                    let _ = keep_alive.as_mut().poll(cx);
                 }
-                if feed_ended {
-                    return Poll::Ready(StreamEnd::SubscriptionEnded);
-                }
-                match feed.poll_ready_chunks(cx, &mut out) {
-                    Poll::Ready(state) => feed_ended = state == FeedState::Ended,
-                    Poll::Pending => {
-                        let Some(idle) = idle else {
-                            return Poll::Pending;
-                        };
-                        if keep_alive.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        let due = last_write + idle;
-                        if Instant::now() >= due {
-                            out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
-                            keep_alive.as_mut().reset(Instant::now() + idle);
-                        } else {
-                            // Something was written since it was set.
-                            keep_alive.as_mut().reset(due);
-                        }
-                        continue;
-                    }
-                }
+            }
+            // Whether the feed was asked already in this wake-up: when it
+            // answers with chunks it also registers the wake-up for the next
+            // ones (the `Subscribe` contract), so once is enough.
+            let mut asked = false;
+            loop {
                 if out.is_empty() {
+                    // Between two writes, so between two events: a stream that
+                    // is told to stop does not start another one.
+                    if stopping {
+                        return Poll::Ready(StreamEnd::Shutdown);
+                    }
                     if feed_ended {
-                        continue;
+                        return Poll::Ready(StreamEnd::SubscriptionEnded);
                     }
-                    // `Open` with nothing ready breaks the contract; yield
-                    // rather than spin on it.
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+                    if !asked {
+                        asked = true;
+                        if let Poll::Ready(state) = feed.poll_ready_chunks(cx, &mut out) {
+                            feed_ended = state == FeedState::Ended;
+                            if out.is_empty() && !feed_ended {
+                                // `Open` with nothing ready breaks the contract;
+                                // yield rather than spin on it.
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
+                        }
+                    }
+                    if out.is_empty() {
+                        if feed_ended {
+                            continue;
+                        }
+                        if !std::mem::take(&mut silent) {
+                            return Poll::Pending;
+                        }
+                        out.push(Chunk::Events(Bytes::from_static(KEEP_ALIVE)));
+                    }
+                    encode_notices(&mut out);
+                    if out.len() > 1 && !io.is_write_vectored() {
+                        merge(&mut out);
+                    }
                 }
-                encode_notices(&mut out);
-                if out.len() > 1 && !io.is_write_vectored() {
-                    merge(&mut out);
+                match poll_write_out(&mut io, cx, &mut out, &mut sent) {
+                    Poll::Ready(Ok(())) => {
+                        out.clear();
+                        sent = 0;
+                        write_deadline = None;
+                        wrote = true;
+                        silent = false;
+                    }
+                    Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
+                    Poll::Pending => {
+                        let deadline = write_deadline.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep(config.write_timeout))
+                        });
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(StreamEnd::WriteTimeout);
+                        }
+                        return Poll::Pending;
+                    }
                 }
             }
-            match poll_write_out(&mut io, cx, &mut out, &mut sent) {
-                Poll::Ready(Ok(())) => {
-                    out.clear();
-                    sent = 0;
-                    write_deadline = None;
-                    last_write = Instant::now();
-                }
-                Poll::Ready(Err(_)) => return Poll::Ready(StreamEnd::ClientGone),
-                Poll::Pending => {
-                    let deadline = write_deadline
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(config.write_timeout)));
-                    if deadline.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(StreamEnd::WriteTimeout);
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    })
-    .await;
+        })
+        .await
+    };
     drop(feed);
     if end != StreamEnd::ClientGone && end != StreamEnd::WriteTimeout {
         // A clean end: FIN after the last whole event. Bounded, since a
@@ -285,9 +322,9 @@ where
 }
 // ANCHOR_END: stream_loop
 
-/// Writes `out[sent..]` with vectored writes until all of it is written,
-/// then flushes. `sent` counts whole chunks done; a chunk written in part
-/// is advanced in place.
+/// Writes `out[sent..]` until all of it is written (one plain write for one
+/// chunk, vectored for several), then flushes. `sent` counts whole chunks
+/// done; a chunk written in part is advanced in place.
 fn poll_write_out<IO: AsyncWrite + Unpin>(
     io: &mut IO,
     cx: &mut Context<'_>,
@@ -303,14 +340,19 @@ fn poll_write_out<IO: AsyncWrite + Unpin>(
         if *sent == out.len() {
             break;
         }
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 0;
-        for (slot, chunk) in slices.iter_mut().zip(&out[*sent..]) {
-            *slot = IoSlice::new(bytes_of(chunk));
-            count += 1;
-        }
-        let mut n =
-            std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?;
+        let rest = &out[*sent..];
+        let mut n = if rest.len() == 1 {
+            // The usual case, one event per wake-up: a plain write.
+            std::task::ready!(Pin::new(&mut *io).poll_write(cx, bytes_of(&rest[0])))?
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(rest) {
+                *slot = IoSlice::new(bytes_of(chunk));
+                count += 1;
+            }
+            std::task::ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+        };
         if n == 0 {
             return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
         }
@@ -390,10 +432,8 @@ mod tests {
         hub.publish(Event::new("a")).unwrap();
         let (client, server) = tokio::io::duplex(4096);
         let config = StreamConfig::default().with_retry(Some(Duration::from_millis(250)));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(server, sub, config, async {
-            let _ = stop_rx.await;
-        }));
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(run(server, sub, config, shutdown.clone()));
         let (mut cr, _cw) = tokio::io::split(client);
         let mut buf = vec![0u8; 64];
         let mut got = Vec::new();
@@ -402,7 +442,7 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, b"retry: 250\nid: 1\ndata: a\n\n");
-        stop_tx.send(()).unwrap();
+        shutdown.trigger();
         assert_eq!(task.await.unwrap(), StreamEnd::Shutdown);
     }
 

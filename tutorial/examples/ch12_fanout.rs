@@ -9,6 +9,10 @@
 //! so a client can compute delivery latency and spot gaps. The hub encodes
 //! each event once; every subscriber writes clones of the same bytes.
 //!
+//! For a count instead of a rate (`benches/load/instructions-sse.sh`),
+//! `--wait-subs N` holds the first event until N clients are subscribed and
+//! `--events K` stops after K events.
+//!
 //! The route is the library's own [`stream_response`], the path `/ticker`
 //! runs, with its keep-alives, client-gone check and write timeout: what
 //! the load comparison measures is what ships.
@@ -26,7 +30,10 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
         Some(i) => match args.get(i + 1).map(|v| v.parse()) {
             Some(Ok(value)) => value,
             _ => {
-                eprintln!("usage: ch12_fanout [--addr HOST:PORT] [--rate HZ] [--size BYTES]");
+                eprintln!(
+                    "usage: ch12_fanout [--addr HOST:PORT] [--rate HZ] [--size BYTES] \
+                     [--wait-subs N] [--events K]"
+                );
                 std::process::exit(2)
             }
         },
@@ -53,14 +60,19 @@ async fn main() -> std::io::Result<()> {
     let addr: String = flag(&args, "--addr", "127.0.0.1:9103".to_string());
     let rate: f64 = flag(&args, "--rate", 10.0);
     let size: usize = flag(&args, "--size", 64);
+    let wait_subs: usize = flag(&args, "--wait-subs", 0);
+    let events: u64 = flag(&args, "--events", u64::MAX);
 
     let hub = Hub::new(HubConfig::default());
     if rate > 0.0 {
         let publisher = hub.clone();
         tokio::spawn(async move {
+            while publisher.subscriber_count() < wait_subs {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            for seq in 1u64.. {
+            for seq in 1..=events {
                 tick.tick().await;
                 // Our data has no line breaks, so encoding cannot fail.
                 let _ = publisher.publish(Event::new(event_data(seq, size)));

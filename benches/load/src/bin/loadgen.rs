@@ -5,6 +5,7 @@
 //! ```text
 //! loadgen echo     --url ws://H:P/echo --conns 100 --size 20 --secs 5 [--text] [--inflight 16]
 //! loadgen fanout   --addr H:P --subs 1000 --secs 5 --pid SERVER_PID
+//! loadgen deliver  --addr H:P --subs 1000 --events 10
 //! loadgen idle-ws  --url ws://H:P/echo --conns 10000 --pid SERVER_PID
 //! loadgen idle-sse --addr H:P --conns 10000 --pid SERVER_PID
 //! ```
@@ -42,7 +43,10 @@ async fn main() {
         Some("fanout") => fanout(&args).await,
         Some("idle-ws") => idle_ws(&args).await,
         Some("idle-sse") => idle_sse(&args).await,
-        _ => Err("usage: loadgen echo|fanout|idle-ws|idle-sse [flags] (see the source)".into()),
+        Some("deliver") => deliver(&args).await,
+        _ => Err(
+            "usage: loadgen echo|fanout|deliver|idle-ws|idle-sse [flags] (see the source)".into(),
+        ),
     };
     if let Err(err) = result {
         eprintln!("loadgen: {err}");
@@ -417,6 +421,53 @@ async fn fanout(args: &[String]) -> Result<()> {
         delivered,
         subs
     );
+    Ok(())
+}
+
+/// SSE fan-out by count, for `instructions-sse.sh`: `--subs` subscribers
+/// read `/events` until each has `--events` events (the server publishes
+/// exactly that many, once all are subscribed), then all close. Prints how
+/// many were delivered; the run fails if a subscriber got fewer before
+/// `--secs` (default 600: a server under valgrind is slow) ran out.
+async fn deliver(args: &[String]) -> Result<()> {
+    let addr = arg(args, "--addr", "127.0.0.1:9003");
+    let subs: usize = arg_num(args, "--subs", "1000");
+    let events: u64 = arg_num(args, "--events", "10");
+    let secs: f64 = arg_num(args, "--secs", "600");
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let streams = open_many(subs, |_| open_event_stream(addr.clone())).await?;
+    let mut tasks = Vec::with_capacity(subs);
+    for (mut stream, mut body) in streams {
+        tasks.push(tokio::spawn(async move {
+            let mut count = 0u64;
+            let first = std::mem::take(&mut body.first);
+            let _ = body.feed(&first, |_| count += 1);
+            let mut buf = vec![0u8; 16 * 1024];
+            while count < events {
+                let read = tokio::time::timeout_at(end.into(), stream.read(&mut buf));
+                match read.await {
+                    Ok(Ok(n)) if n > 0 => {
+                        if body.feed(&buf[..n], |_| count += 1).is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            count
+        }));
+    }
+    let mut delivered = 0;
+    for task in tasks {
+        delivered += task.await.map_err(|e| e.to_string())?;
+    }
+    println!("delivered={delivered} subs={subs} events={events}");
+    if delivered != subs as u64 * events {
+        return Err(format!(
+            "delivered {delivered} of {} events",
+            subs as u64 * events
+        ));
+    }
     Ok(())
 }
 

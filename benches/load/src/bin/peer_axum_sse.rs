@@ -3,7 +3,9 @@
 //! every subscriber turns it into an `axum::response::sse::Event` (axum
 //! encodes per subscriber). `GET /events`; `--addr`, `--rate HZ`,
 //! `--size BYTES` as for the crate's `ch12_fanout` example, and the same
-//! data line: `<send time ns> <seq> <padding>`.
+//! data line: `<send time ns> <seq> <padding>`; and, as there,
+//! `--wait-subs N` (hold the first event until N clients are subscribed)
+//! and `--events K` (stop after K events), for `instructions-sse.sh`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,6 +25,8 @@ async fn main() -> std::io::Result<()> {
     let addr = realtime_events_load::arg(&args, "--addr", "127.0.0.1:9003");
     let rate: f64 = realtime_events_load::arg_num(&args, "--rate", "10");
     let size: usize = realtime_events_load::arg_num(&args, "--size", "64");
+    let wait_subs: usize = realtime_events_load::arg_num(&args, "--wait-subs", "0");
+    let count: u64 = realtime_events_load::arg_num(&args, "--events", &u64::MAX.to_string());
 
     let (tx, _) = broadcast::channel::<(u64, Arc<str>)>(64);
     let publisher = tx.clone();
@@ -31,9 +35,12 @@ async fn main() -> std::io::Result<()> {
         if rate <= 0.0 {
             return;
         }
+        while publisher.receiver_count() < wait_subs {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        for seq in 1u64.. {
+        for seq in 1..=count {
             tick.tick().await;
             // No subscriber yet is fine: the send fails and nobody misses it.
             let _ = publisher.send((seq, realtime_events_load::fanout_data(seq, size).into()));
