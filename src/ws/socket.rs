@@ -422,20 +422,6 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
         }
     }
 
-    /// Queues `msg` behind the bytes already pending, without writing,
-    /// while they stay within [`FEED_LIMIT`]; past it, writes everything
-    /// as [`Shared::send`] does.
-    async fn feed(&self, msg: &Message) -> Result<(), WsError> {
-        let mut w = self.lock_write().await;
-        if w.ended || w.pending.len() + msg.payload_len() > FEED_LIMIT {
-            drop(w);
-            return self.send(msg).await;
-        }
-        self.core().send(msg)?;
-        self.take_output(&mut w);
-        Ok(())
-    }
-
     /// Writes whatever is queued: fed messages and automatic replies.
     async fn flush_queued(&self) -> Result<(), WsError> {
         let mut w = self.lock_write().await;
@@ -445,8 +431,12 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
         self.flush(&mut w, &[]).await
     }
 
-    /// Queues `msg` in the core and writes it, waiting for the write lock.
-    async fn send(&self, msg: &Message) -> Result<(), WsError> {
+    /// Queues `msg` in the core, then writes everything queued, waiting
+    /// for the write lock; with [`Write::WhenFull`] (a feed), only if more
+    /// than [`FEED_LIMIT`] bytes are queued or the message has a large
+    /// payload the core left where it lies (it must follow its header at
+    /// once, and is not copied to be held back).
+    async fn send(&self, msg: &Message, when: Write) -> Result<(), WsError> {
         let mut w = self.lock_write().await;
         let payload = {
             let mut core = self.core();
@@ -457,10 +447,22 @@ impl<S: AsyncRead + AsyncWrite> Shared<S> {
             self.take_output(&mut w);
             payload
         };
+        if when == Write::WhenFull && payload.is_none() && w.pending.len() <= FEED_LIMIT {
+            return Ok(());
+        }
         self.flush(&mut w, payload.unwrap_or(&[])).await?;
         drop(w);
         self.flush_leftovers().await
     }
+}
+
+/// When [`Shared::send`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// At once, and returns when the bytes are out.
+    Now,
+    /// When enough is queued (see [`WebSocket::feed`]).
+    WhenFull,
 }
 
 /// A WebSocket connection over the stream `S`, in either role.
@@ -616,11 +618,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the answers to all those that arrived in one read leave in one
     /// write, and when it does not, `recv` writes each answer at once.
     ///
-    /// At most [`FEED_LIMIT`] bytes are held back; a message past it is
-    /// written at once with everything before it, as `send` would. What
-    /// is queued when the socket is dropped is lost.
+    /// At most [`FEED_LIMIT`] bytes are held back: past it, everything
+    /// queued is written at once, as `send` would. So is a large payload
+    /// that the server writes from where it lies, uncopied (see
+    /// [`ZERO_COPY_FROM`](super::protocol::ZERO_COPY_FROM)): holding it
+    /// back would mean copying it. What is queued when the socket is
+    /// dropped is lost.
     pub async fn feed(&mut self, msg: Message) -> Result<(), WsError> {
-        self.writer.shared.feed(&msg).await?;
+        self.writer.shared.send(&msg, Write::WhenFull).await?;
         self.reader.fed = true;
         Ok(())
     }
@@ -747,7 +752,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                             code: GOING_AWAY,
                             reason: "server shutting down".to_owned(),
                         }));
-                        match Box::pin(self.shared.send(&going_away)).await {
+                        match Box::pin(self.shared.send(&going_away, Write::Now)).await {
                             // Already closing: the close under way stands.
                             Ok(()) | Err(WsError::Send(SendError::Closed)) => {}
                             Err(e) => return Some(Err(e)),
@@ -942,7 +947,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// Sending a close starts the closing handshake; keep calling `recv`
     /// on the reading side until it returns the peer's close (or `None`).
     pub async fn send(&self, msg: Message) -> Result<(), WsError> {
-        self.shared.send(&msg).await
+        self.shared.send(&msg, Write::Now).await
     }
 
     /// Sends a ping with `payload` (at most 125 bytes).
@@ -964,7 +969,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 mod tests {
     use super::*;
     use crate::ws::frame::{write_frame, FrameHeader, Opcode};
-    use crate::ws::protocol::{Reader, Writer};
+    use crate::ws::protocol::{Reader, Writer, ZERO_COPY_FROM};
     use std::time::Duration;
 
     fn assert_send<T: Send>(_: &T) {}
@@ -1295,22 +1300,33 @@ mod tests {
         assert_eq!(echoes, expected);
 
         // Feeding past the limit writes at once, the earlier ones first.
-        let big = Message::Binary(Bytes::from(vec![1u8; FEED_LIMIT / 2 + 1]));
-        ws.feed(big.clone()).await.unwrap();
-        assert_eq!(writes.load(std::sync::atomic::Ordering::Relaxed), 1);
-        ws.feed(big.clone()).await.unwrap();
-        assert!(
-            writes.load(std::sync::atomic::Ordering::Relaxed) > 1,
-            "the second went out"
+        let count = || writes.load(std::sync::atomic::Ordering::Relaxed);
+        let small = Message::Binary(Bytes::from(vec![1u8; 1000]));
+        let mut fed = 0;
+        while count() == 1 {
+            ws.feed(small.clone()).await.unwrap();
+            fed += 1;
+            assert!(fed <= FEED_LIMIT / 1000 + 1, "a write by the limit");
+        }
+        assert_eq!(
+            fed,
+            FEED_LIMIT / 1004 + 1,
+            "the feed that passed the limit wrote"
         );
+        // A large payload is written at once, uncopied.
+        let large = Message::Binary(Bytes::from(vec![2u8; 2 * ZERO_COPY_FROM]));
+        ws.feed(large.clone()).await.unwrap();
+        assert!(count() > 2, "the large one went out at once");
         let mut got = Vec::new();
-        while got.len() < 2 {
+        while got.len() < fed + 1 {
             raw.read_buf(&mut wire).await.unwrap();
             while let Some(msg) = reader.receive(&mut wire).unwrap() {
                 got.push(msg);
             }
         }
-        assert_eq!(got, vec![big.clone(), big]);
+        let mut expected = vec![small; fed];
+        expected.push(large);
+        assert_eq!(got, expected);
     }
 
     /// A connection waiting for its first message holds no read buffer;
