@@ -711,54 +711,57 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                     }
                     return Some(Err(WsError::Protocol(e)));
                 }
-                Step::Read { .. } if self.fed => {
+                Step::Read { deadline, open } => {
                     // Every fed message goes out before we wait for the
-                    // peer, who may be waiting for them.
-                    if let Err(e) = self.shared.flush_queued().await {
-                        return Some(Err(e));
-                    }
-                    self.fed = false;
-                }
-                Step::Read { deadline, open } => match self.wait(deadline, open).await {
-                    Waited::Read(Ok(0)) => {
-                        self.shared.core().abort();
-                        return Some(Err(WsError::UnexpectedEof));
-                    }
-                    Waited::Read(Ok(_)) => {}
-                    Waited::Read(Err(e)) => {
-                        self.shared.core().abort();
-                        return Some(Err(WsError::Io(e)));
-                    }
-                    Waited::Deadline => {
-                        // Quiet for a keepalive period (or at least until
-                        // a close deadline): an empty read buffer is given
-                        // back, and the next read starts without one.
-                        if self.buf.is_empty() {
-                            self.buf = BytesMut::new();
-                        }
-                        let now = Instant::now().into_std();
-                        let timed_out = self.shared.core().handle_timeout(now);
-                        // A keepalive ping, or the 1011 close, goes out.
-                        let written = self.shared.write_replies().await;
-                        if let Err(e) = timed_out {
-                            return Some(Err(e.into()));
-                        }
-                        if let Err(e) = written {
+                    // peer, who may be waiting for them. Writing moves no
+                    // deadline, so the core is not asked again.
+                    if self.fed {
+                        if let Err(e) = self.shared.flush_queued().await {
                             return Some(Err(e));
                         }
+                        self.fed = false;
                     }
-                    Waited::Shutdown => {
-                        let going_away = Message::Close(Some(CloseFrame {
-                            code: GOING_AWAY,
-                            reason: "server shutting down".to_owned(),
-                        }));
-                        match Box::pin(self.shared.send(&going_away, Write::Now)).await {
-                            // Already closing: the close under way stands.
-                            Ok(()) | Err(WsError::Send(SendError::Closed)) => {}
-                            Err(e) => return Some(Err(e)),
+                    match self.wait(deadline, open).await {
+                        Waited::Read(Ok(0)) => {
+                            self.shared.core().abort();
+                            return Some(Err(WsError::UnexpectedEof));
+                        }
+                        Waited::Read(Ok(_)) => {}
+                        Waited::Read(Err(e)) => {
+                            self.shared.core().abort();
+                            return Some(Err(WsError::Io(e)));
+                        }
+                        Waited::Deadline => {
+                            // Quiet for a keepalive period (or at least until
+                            // a close deadline): an empty read buffer is given
+                            // back, and the next read starts without one.
+                            if self.buf.is_empty() {
+                                self.buf = BytesMut::new();
+                            }
+                            let now = Instant::now().into_std();
+                            let timed_out = self.shared.core().handle_timeout(now);
+                            // A keepalive ping, or the 1011 close, goes out.
+                            let written = self.shared.write_replies().await;
+                            if let Err(e) = timed_out {
+                                return Some(Err(e.into()));
+                            }
+                            if let Err(e) = written {
+                                return Some(Err(e));
+                            }
+                        }
+                        Waited::Shutdown => {
+                            let going_away = Message::Close(Some(CloseFrame {
+                                code: GOING_AWAY,
+                                reason: "server shutting down".to_owned(),
+                            }));
+                            match Box::pin(self.shared.send(&going_away, Write::Now)).await {
+                                // Already closing: the close under way stands.
+                                Ok(()) | Err(WsError::Send(SendError::Closed)) => {}
+                                Err(e) => return Some(Err(e)),
+                            }
                         }
                     }
-                },
+                }
             }
         }
     }
