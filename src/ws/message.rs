@@ -29,17 +29,6 @@ impl Message {
             Message::Ping(_) | Message::Pong(_) | Message::Close(_)
         )
     }
-
-    /// The payload's length in bytes, before framing (a close counts its
-    /// code and reason).
-    pub fn payload_len(&self) -> usize {
-        match self {
-            Message::Text(s) => s.len(),
-            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
-            Message::Close(None) => 0,
-            Message::Close(Some(frame)) => 2 + frame.reason.len(),
-        }
-    }
 }
 
 /// The body of a close frame: why the sender is closing (RFC 6455 §5.5.1).
