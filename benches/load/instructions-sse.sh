@@ -45,10 +45,6 @@ SERVERS=${SERVERS:-ours axum}
 MAIN_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LOAD_TARGET=${LOAD_TARGET_DIR:-$ROOT/target/load}
 
-command -v valgrind >/dev/null || {
-  echo "valgrind is needed (apt-get install valgrind)" >&2
-  exit 1
-}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "==> building (release)"
@@ -59,10 +55,8 @@ CARGO_TARGET_DIR=$LOAD_TARGET nice -n 10 cargo build --release --quiet \
   --manifest-path benches/load/Cargo.toml
 L=$LOAD_TARGET/release
 
-SERVER_PIN=(); CLIENT_PIN=()
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1)
-fi
+# Pinning, GLIBC_TUNABLES, WORK and its cleanup.
+source benches/load/callgrind_setup.sh
 
 server_cmd() {
   case $1 in
@@ -71,21 +65,6 @@ server_cmd() {
     *) echo "unknown server $1" >&2; return 1 ;;
   esac
 }
-
-# As in instructions.sh: valgrind counts each iteration of `rep movsb` and
-# `rep stosb` as one instruction; these make glibc's memcpy and memset use
-# their vector loops at every size, for every server alike.
-export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1099511627776:glibc.cpu.x86_rep_stosb_threshold=1099511627776
-
-WORK=$(mktemp -d)
-KEEP=${KEEP:-}
-[[ -n "$KEEP" ]] && mkdir -p "$KEEP"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # settle PID : waits until the process's CPU time (utime + stime, in
 # /proc/PID/stat) is the same over a second, at most a minute.

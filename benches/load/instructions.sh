@@ -39,11 +39,6 @@ SCENARIOS=${SCENARIOS:-text20 binary20 text64k binary64k}
 MAIN_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 LOAD_TARGET=${LOAD_TARGET_DIR:-$ROOT/target/load}
 
-command -v valgrind >/dev/null || {
-  echo "valgrind is needed (apt-get install valgrind)" >&2
-  exit 1
-}
-
 echo "==> building (release)"
 if [[ " $SERVERS " == *" ours "* ]]; then
   nice -n 10 cargo build --release --quiet --bin realtime-events
@@ -52,10 +47,8 @@ CARGO_TARGET_DIR=$LOAD_TARGET nice -n 10 cargo build --release --quiet \
   --manifest-path benches/load/Cargo.toml
 L=$LOAD_TARGET/release
 
-SERVER_PIN=(); CLIENT_PIN=()
-if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  SERVER_PIN=(taskset -c 0); CLIENT_PIN=(taskset -c 1)
-fi
+# Pinning, GLIBC_TUNABLES, WORK and its cleanup.
+source benches/load/callgrind_setup.sh
 
 server_cmd() {
   case $1 in
@@ -76,23 +69,6 @@ scenario_args() {
     *) echo "unknown scenario $1" >&2; return 1 ;;
   esac
 }
-
-# Valgrind counts every iteration of a `rep movsb` or `rep stosb` as one
-# instruction, so a 128 KiB memset that glibc does with `rep stosb` counts
-# 131,072 where its vector loop counts about 4,000 for the same work. These
-# thresholds make glibc's memcpy and memset use their vector loops at every
-# size, for every server alike, so the counts stay proportional to work.
-export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1099511627776:glibc.cpu.x86_rep_stosb_threshold=1099511627776
-
-WORK=$(mktemp -d)
-KEEP=${KEEP:-}
-[[ -n "$KEEP" ]] && mkdir -p "$KEEP"
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # measure SERVER SCENARIO PER_CONN TAG : prints the server's total Ir.
 measure() {
